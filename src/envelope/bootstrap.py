@@ -1,0 +1,106 @@
+"""The composition root: config → store → adapters → stages → chains.
+
+Nothing else in Envelope builds objects that hold I/O. `Gateway.start()` runs inside
+the server's event loop (it opens the pooled HTTP session and the store);
+`Gateway.stop()` flushes the ledger and closes everything it opened.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+
+import aiohttp
+from opentelemetry.sdk.trace import SpanProcessor
+
+from envelope.catalog import Catalog, ServedDeployment, ServedModel
+from envelope.config.documents import ConfigSet
+from envelope.ledger.writer import LedgerWriter
+from envelope.pipeline.account import Account
+from envelope.pipeline.authenticate import Authenticate, KeyCache
+from envelope.pipeline.bind import BindChat, BindEmbeddings
+from envelope.pipeline.chain import Chain, build_chains
+from envelope.pipeline.context import Operation
+from envelope.pipeline.infer import Infer
+from envelope.pipeline.parse import ParseChat, ParseEmbeddings
+from envelope.pipeline.settle import Settle
+from envelope.providers import registry as providers
+from envelope.store import registry as stores
+from envelope.store.ports import Store
+from envelope.telemetry.metrics import Metrics
+from envelope.telemetry.tracing import Tracing
+
+log = logging.getLogger("envelope")
+
+
+def build_catalog(config: ConfigSet, session: aiohttp.ClientSession) -> Catalog:
+    models = {
+        m.name: ServedModel(m, [ServedDeployment(d, providers.build(d, session)) for d in m.deployments])
+        for m in config.models
+    }
+    return Catalog(
+        config=config,
+        models=models,
+        routes={r.name: r for r in config.routes},
+        tenants={t.name: t for t in config.tenants},
+    )
+
+
+@dataclass
+class Gateway:
+    config: ConfigSet
+    span_processor: SpanProcessor | None = None
+    store: Store | None = None
+    metrics: Metrics = field(default_factory=Metrics)
+    catalog: Catalog = field(init=False)
+    chains: dict[Operation, Chain] = field(init=False)
+    keys: KeyCache = field(init=False)
+    authenticate: Authenticate = field(init=False)
+    ledger: LedgerWriter = field(init=False)
+    tracing: Tracing = field(init=False)
+    session: aiohttp.ClientSession = field(init=False)
+
+    async def start(self) -> None:
+        gw = self.config.gateway
+        if self.store is None:
+            self.store = stores.build(gw.database_url)
+        await self.store.open()
+        self.session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, keepalive_timeout=60),
+            auto_decompress=True,
+        )
+        self.catalog = build_catalog(self.config, self.session)
+        self.keys = KeyCache(self.store, gw.key_cache_ttl_s)
+        self.ledger = LedgerWriter(
+            self.store, batch_size=gw.ledger.batch_size, flush_interval_s=gw.ledger.flush_interval_ms / 1000.0
+        )
+        self.ledger.start()
+        self.tracing = Tracing(gw.telemetry, self.span_processor)
+        self.authenticate = Authenticate(self.catalog, self.keys)
+        self.chains = build_chains(
+            authenticate=self.authenticate,
+            parse_chat=ParseChat(self.catalog),
+            parse_embeddings=ParseEmbeddings(self.catalog),
+            bind_chat=BindChat(),
+            bind_embeddings=BindEmbeddings(),
+            infer=Infer(),
+            settle=Settle(),
+            finishers=[Account(self.ledger, self.metrics, self.tracing)],
+            tracing=self.tracing,
+        )
+        await asyncio.to_thread(self._warm_counters)
+
+    def _warm_counters(self) -> None:
+        """Load each model's tokenizer now rather than on its first request."""
+        for model in self.catalog.models.values():
+            model.counter.text_tokens("warm up")
+
+    async def stop(self) -> None:
+        await self.ledger.close()
+        for provider in self.catalog.providers():
+            await provider.close()
+        await self.session.close()
+        self.tracing.shutdown()
+        assert self.store is not None
+        await self.store.close()

@@ -1,0 +1,68 @@
+"""The loaded configuration: models with their token counters and deployment
+adapters, routes and tenants by name. Built once by `bootstrap.py`, then read-only."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from envelope.config.documents import ConfigSet, Deployment, ModelDoc, RouteDoc, TenantDoc
+from envelope.errors import NotFound, PermissionDenied
+from envelope.providers.base import Provider
+from envelope.tokens.counter import EstimateCounter, TokenCounter, counter_for
+
+log = logging.getLogger("envelope.catalog")
+
+
+@dataclass(slots=True)
+class ServedDeployment:
+    doc: Deployment
+    provider: Provider
+
+
+@dataclass(slots=True)
+class ServedModel:
+    doc: ModelDoc
+    deployments: list[ServedDeployment]
+    _counter: TokenCounter | None = field(default=None, repr=False)
+
+    @property
+    def counter(self) -> TokenCounter:
+        """Built on first use: loading a vocabulary takes a fraction of a second."""
+        if self._counter is None:
+            try:
+                self._counter = counter_for(self.doc.tokenizer)
+            except (ImportError, OSError, ValueError) as exc:
+                # The gateway keeps serving; counts are then labelled as estimates.
+                log.warning("model %s: tokenizer unavailable (%s); estimating tokens", self.doc.name, exc)
+                self._counter = EstimateCounter()
+        return self._counter
+
+
+@dataclass(slots=True)
+class Catalog:
+    config: ConfigSet
+    models: dict[str, ServedModel]
+    routes: dict[str, RouteDoc]
+    tenants: dict[str, TenantDoc]
+
+    def model(self, name: str, route: RouteDoc) -> ServedModel:
+        served = self.models.get(name)
+        if served is None:
+            raise NotFound(f"The model {name!r} does not exist.", param="model", code="model_not_found")
+        if route.models is not None and name not in route.models:
+            raise PermissionDenied(
+                f"Route {route.name!r} does not allow model {name!r}; allowed: {', '.join(route.models)}.",
+                param="model",
+                code="model_not_allowed",
+            )
+        return served
+
+    def route(self, name: str) -> RouteDoc:
+        route = self.routes.get(name)
+        if route is None:
+            raise NotFound(f"The route {name!r} does not exist.", param="x-envelope-route", code="route_not_found")
+        return route
+
+    def providers(self) -> list[Provider]:
+        return [d.provider for m in self.models.values() for d in m.deployments]

@@ -1,0 +1,1 @@
+"""The `envelope` command line: a thin Typer shell over the library."""

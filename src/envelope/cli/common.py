@@ -1,0 +1,54 @@
+"""What every command shares: the config option and a store opened from it."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from envelope.config import loader
+from envelope.config.documents import ConfigSet
+from envelope.store import registry as stores
+from envelope.store.ports import Store
+
+console = Console()
+err_console = Console(stderr=True)
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config", "-c", help="Config file or directory (default: $ENVELOPE_CONFIG, else the sample config)."
+    ),
+]
+
+
+def config_path(path: Path | None) -> Path:
+    if path is not None:
+        return path
+    env = os.environ.get(loader.ENV_CONFIG)
+    return Path(env) if env else loader.sample_config_path()
+
+
+def load_config(path: Path | None) -> ConfigSet:
+    try:
+        return loader.load(config_path(path))
+    except loader.ConfigError as exc:
+        err_console.print("[red]invalid config[/red]")
+        print(exc, file=sys.stderr)  # plain: field paths like models[0] are not markup
+        raise typer.Exit(2) from exc
+
+
+@asynccontextmanager
+async def open_store(config: ConfigSet) -> AsyncIterator[Store]:
+    store = stores.build(config.gateway.database_url)
+    await store.open()
+    try:
+        yield store
+    finally:
+        await store.close()

@@ -1,0 +1,51 @@
+"""The `envelope` command."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from envelope.cli import keys, report
+from envelope.cli.common import console, load_config
+from envelope.cli.serve import serve
+
+app = typer.Typer(
+    help="Envelope: an SLO- and budget-governed LLM gateway.", no_args_is_help=True, pretty_exceptions_enable=False
+)
+config_app = typer.Typer(help="Config documents.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+app.add_typer(keys.app, name="keys")
+app.add_typer(report.app, name="report")
+app.command()(serve)
+
+
+@config_app.command("validate")
+def validate(path: Annotated[Path, typer.Argument(help="Config file or directory.")]) -> None:
+    """Check a config set; exit 2 with every problem (file and field) if it is invalid."""
+    cfg = load_config(path)
+    console.print(
+        f"[green]valid[/green]: {len(cfg.models)} models, {len(cfg.routes)} routes, {len(cfg.tenants)} tenants"
+    )
+
+
+@app.command("fake-upstream")
+def fake_upstream(
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 9100,
+) -> None:
+    """Run the fake OpenAI upstream (for benchmarks and fault injection; see README)."""
+    from envelope.fake.upstream import run
+
+    run(host, port)
+
+
+@app.callback()
+def _logging(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False) -> None:
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+
+
+if __name__ == "__main__":
+    app()

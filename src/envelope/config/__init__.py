@@ -1,0 +1,1 @@
+"""Typed policy documents and their loader."""

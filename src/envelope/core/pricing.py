@@ -1,0 +1,32 @@
+"""Cost of a request from a model's price table (USD per one million tokens)."""
+
+from __future__ import annotations
+
+from envelope.config.documents import Prices
+
+PER = 1_000_000.0
+
+
+def cost_usd(prices: Prices, *, input_tokens: int, output_tokens: int, cached_tokens: int = 0) -> float:
+    """Actual cost: cached input tokens are billed at the cached price, the rest at full price."""
+    fresh = max(input_tokens - cached_tokens, 0)
+    return (
+        fresh * prices.input_per_1m
+        + cached_tokens * prices.cached_input_per_1m
+        + output_tokens * prices.output_per_1m
+    ) / PER
+
+
+def worst_case_usd(prices: Prices, *, input_tokens: int, max_output_tokens: int) -> float:
+    """What a request can cost at most: all input uncached, every allowed output token used."""
+    return (input_tokens * prices.input_per_1m + max_output_tokens * prices.output_per_1m) / PER
+
+
+def affordable_output_tokens(prices: Prices, *, input_tokens: int, ceiling_usd: float) -> int:
+    """The largest output allowance whose worst case stays within `ceiling_usd`."""
+    left = ceiling_usd * PER - input_tokens * prices.input_per_1m
+    if left < 0:
+        return 0
+    if prices.output_per_1m == 0:
+        return 2**31 - 1
+    return int(left // prices.output_per_1m)

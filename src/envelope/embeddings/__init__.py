@@ -1,0 +1,1 @@
+"""Built-in sentence embedders that run in process, without torch."""

@@ -1,0 +1,1 @@
+"""The ASGI app: routes only; everything else happens in the pipeline."""

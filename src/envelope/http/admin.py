@@ -1,0 +1,84 @@
+"""Admin API: key management, for admin keys only.
+
+    GET    /admin/keys[?tenant=T]       list keys (never their secrets)
+    POST   /admin/keys                  {"tenant", "route"?, "feature"?, "role"?, "name"?} → the secret, once
+    DELETE /admin/keys/{id}             revoke
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from envelope import keys
+from envelope.bootstrap import Gateway
+from envelope.errors import NotFound, PermissionDenied
+from envelope.keys import KeyRecord
+from envelope.pipeline.context import RequestContext
+from envelope.wire import convert, decode_object
+
+_JSON = "application/json"
+
+
+class KeyRequest(msgspec.Struct, forbid_unknown_fields=True):
+    tenant: str
+    role: keys.Role = "tenant"
+    route: str | None = None
+    feature: str | None = None
+    name: str | None = None
+
+
+async def _admin(request: Request) -> Gateway:
+    gateway: Gateway = request.app.state.gateway
+    ctx = RequestContext("admin", "chat", request.headers, b"")
+    key = await gateway.authenticate.key_of(ctx)
+    if key.role != "admin":
+        raise PermissionDenied("This endpoint needs an admin key.", code="admin_required")
+    return gateway
+
+
+def _json(value: object, status: int = 200) -> Response:
+    return Response(msgspec.json.encode(value), status_code=status, media_type=_JSON)
+
+
+def _public(record: KeyRecord) -> dict[str, object]:
+    return dataclasses.asdict(record) | {"active": record.active}
+
+
+async def list_keys(request: Request) -> Response:
+    gateway = await _admin(request)
+    assert gateway.store is not None
+    records = await gateway.store.list(request.query_params.get("tenant"))
+    return _json({"object": "list", "data": [_public(r) for r in records]})
+
+
+async def create_key(request: Request) -> Response:
+    gateway = await _admin(request)
+    assert gateway.store is not None
+    ask: KeyRequest = convert(decode_object(await request.body()), KeyRequest)
+    record, secret = await keys.issue(
+        gateway.store, gateway.config, tenant=ask.tenant, role=ask.role, route=ask.route, feature=ask.feature, name=ask.name
+    )
+    return _json(_public(record) | {"key": secret}, status=201)
+
+
+async def revoke_key(request: Request) -> Response:
+    gateway = await _admin(request)
+    assert gateway.store is not None
+    key_id = request.path_params["key_id"]
+    if not await gateway.store.revoke(key_id, time.time()):
+        raise NotFound(f"No active key {key_id!r}.", code="key_not_found")
+    gateway.keys.forget()
+    return _json({"id": key_id, "revoked": True})
+
+
+routes = [
+    Route("/admin/keys", list_keys, methods=["GET"]),
+    Route("/admin/keys", create_key, methods=["POST"]),
+    Route("/admin/keys/{key_id}", revoke_key, methods=["DELETE"]),
+]

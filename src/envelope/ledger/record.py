@@ -1,0 +1,33 @@
+"""One ledger row: everything worth knowing about one request after it ended."""
+
+from __future__ import annotations
+
+import msgspec
+
+
+class LedgerRecord(msgspec.Struct, kw_only=True):
+    request_id: str
+    ts: float
+    tenant: str
+    key_id: str
+    route: str
+    feature: str | None
+    operation: str
+    model: str
+    deployment: str | None
+    tier: str | None
+    mode: str | None
+    stream: bool
+    status: int
+    error_code: str | None
+    input_tokens: int
+    output_tokens: int
+    cached_tokens: int
+    tokens_exact: bool
+    cost_usd: float
+    worst_case_usd: float
+    latency_ms: float
+    ttft_ms: float | None
+    upstream_ms: float | None
+    cache: str
+    degradations: str

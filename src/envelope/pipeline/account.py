@@ -1,0 +1,56 @@
+"""Account: once a request is over, one ledger row, its metrics and its trace."""
+
+from __future__ import annotations
+
+from envelope.ledger.record import LedgerRecord
+from envelope.ledger.writer import LedgerWriter
+from envelope.pipeline.context import RequestContext
+from envelope.telemetry.metrics import Metrics
+from envelope.telemetry.tracing import Tracing
+
+
+class Account:
+    def __init__(self, ledger: LedgerWriter, metrics: Metrics, tracing: Tracing) -> None:
+        self._ledger = ledger
+        self._metrics = metrics
+        self._tracing = tracing
+
+    def finish(self, ctx: RequestContext) -> None:
+        if ctx.key is not None:  # unauthenticated noise is counted in metrics, not billed
+            self._ledger.record(ledger_record(ctx))
+        self._metrics.observe(ctx)
+        self._tracing.end(ctx)
+
+
+def ledger_record(ctx: RequestContext) -> LedgerRecord:
+    assert ctx.key is not None
+    upstream_ms = None
+    if ctx.upstream_started is not None and ctx.finished_at is not None:
+        upstream_ms = (ctx.finished_at - ctx.upstream_started) * 1000.0
+    return LedgerRecord(
+        request_id=ctx.request_id,
+        ts=ctx.started_wall,
+        tenant=ctx.tenant,
+        key_id=ctx.key.id,
+        route=ctx.route_name,
+        feature=ctx.feature,
+        operation=ctx.operation,
+        model=ctx.model_name,
+        deployment=ctx.deployment.doc.name if ctx.deployment else None,
+        tier=ctx.model.doc.tier if ctx.model else None,
+        mode=ctx.envelope.mode if ctx.envelope else None,
+        stream=ctx.stream,
+        status=ctx.status,
+        error_code=(ctx.error.code or ctx.error.type) if ctx.error else None,
+        input_tokens=ctx.input_tokens,
+        output_tokens=ctx.output_tokens,
+        cached_tokens=ctx.cached_tokens,
+        tokens_exact=ctx.tokens_exact and ctx.output_exact,
+        cost_usd=ctx.cost_usd,
+        worst_case_usd=ctx.worst_case_usd,
+        latency_ms=ctx.latency_ms,
+        ttft_ms=ctx.ttft_ms,
+        upstream_ms=upstream_ms,
+        cache="miss" if ctx.status < 400 else "none",
+        degradations=",".join(ctx.degradations),
+    )

@@ -1,0 +1,58 @@
+"""The order of the pipeline, and nothing else: the one place stages are sequenced.
+
+    chat:        authenticate → parse → bind → infer → settle   … then account
+    embeddings:  authenticate → parse → bind → infer → settle   … then account
+
+Later stages (admission, classify, cache, route, retrieve, guard) slot in here.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+from envelope.pipeline.context import Operation, RequestContext
+from envelope.pipeline.stage import Finisher, Stage
+from envelope.telemetry.tracing import Tracing
+
+
+class Chain:
+    def __init__(self, stages: Sequence[Stage], finishers: Sequence[Finisher], tracing: Tracing) -> None:
+        self.stages = tuple(stages)
+        self.finishers = tuple(finishers)
+        self._tracing = tracing
+
+    async def run(self, ctx: RequestContext) -> None:
+        self._tracing.begin(ctx)
+        if ctx.sampled:
+            for stage in self.stages:
+                with self._tracing.stage(ctx, stage.name):
+                    await stage.run(ctx)
+        else:
+            for stage in self.stages:
+                await stage.run(ctx)
+
+    async def finish(self, ctx: RequestContext) -> None:
+        if ctx.finished_at is not None:
+            return
+        ctx.finished_at = time.perf_counter()
+        for finisher in self.finishers:
+            finisher.finish(ctx)
+
+
+def build_chains(
+    *,
+    authenticate: Stage,
+    parse_chat: Stage,
+    parse_embeddings: Stage,
+    bind_chat: Stage,
+    bind_embeddings: Stage,
+    infer: Stage,
+    settle: Stage,
+    finishers: Sequence[Finisher],
+    tracing: Tracing,
+) -> dict[Operation, Chain]:
+    return {
+        "chat": Chain([authenticate, parse_chat, bind_chat, infer, settle], finishers, tracing),
+        "embeddings": Chain([authenticate, parse_embeddings, bind_embeddings, infer, settle], finishers, tracing),
+    }

@@ -1,0 +1,1 @@
+"""Provider adapters behind one protocol; `registry.py` is the only dispatch on type."""

@@ -1,0 +1,1 @@
+"""Prometheus metrics and OpenTelemetry traces, fed from the finished RequestContext."""

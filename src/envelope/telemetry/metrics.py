@@ -1,0 +1,67 @@
+"""Prometheus metrics per route, tenant and model, in a registry of the app's own.
+
+Label children are cached per label tuple, so a request pays one dict lookup rather
+than prometheus_client's locked `labels()` call on each metric.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+
+from envelope.pipeline.context import RequestContext
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.5, 5.0, 10.0, 30.0, 60.0)
+LABELS = ("route", "tenant", "model")
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.requests = Counter("envelope_requests", "Requests answered", [*LABELS, "status"], registry=r)
+        self.latency = Histogram(
+            "envelope_request_duration_seconds", "Request latency, end to end", LABELS, buckets=LATENCY_BUCKETS, registry=r
+        )
+        self.ttft = Histogram(
+            "envelope_time_to_first_token_seconds", "Time to first token of streams", LABELS, buckets=LATENCY_BUCKETS, registry=r
+        )
+        self.tokens = Counter("envelope_tokens", "Tokens processed", [*LABELS, "kind"], registry=r)
+        self.cost = Counter("envelope_cost_usd", "Cost in USD", LABELS, registry=r)
+        self.errors = Counter("envelope_errors", "Failed requests by error code", [*LABELS, "code"], registry=r)
+        self.degradations = Counter("envelope_degradations", "Degradations applied", [*LABELS, "kind"], registry=r)
+        self.upstream = Histogram(
+            "envelope_upstream_duration_seconds", "Upstream time per deployment", ["deployment"], buckets=LATENCY_BUCKETS, registry=r
+        )
+        self._children: dict[tuple[str, ...], tuple[Any, ...]] = {}
+
+    def observe(self, ctx: RequestContext) -> None:
+        labels = (ctx.route_name, ctx.tenant, ctx.model_name)
+        children = self._children.get(labels)
+        if children is None:
+            children = (
+                self.latency.labels(*labels),
+                self.ttft.labels(*labels),
+                self.tokens.labels(*labels, "input"),
+                self.tokens.labels(*labels, "output"),
+                self.cost.labels(*labels),
+            )
+            self._children[labels] = children
+        latency, ttft, tokens_in, tokens_out, cost = children
+        self.requests.labels(*labels, str(ctx.status)).inc()
+        latency.observe(ctx.latency_ms / 1000.0)
+        if ctx.stream and ctx.ttft_ms is not None:
+            ttft.observe(ctx.ttft_ms / 1000.0)
+        tokens_in.inc(ctx.input_tokens)
+        tokens_out.inc(ctx.output_tokens)
+        cost.inc(ctx.cost_usd)
+        if ctx.error is not None:
+            self.errors.labels(*labels, ctx.error.code or ctx.error.type).inc()
+        for kind in ctx.degradations:
+            self.degradations.labels(*labels, kind.split(":", 1)[0]).inc()
+        if ctx.deployment is not None and ctx.upstream_started is not None and ctx.finished_at is not None:
+            self.upstream.labels(ctx.deployment.doc.name).observe(ctx.finished_at - ctx.upstream_started)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

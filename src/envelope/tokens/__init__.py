@@ -1,0 +1,1 @@
+"""Token counting with the right tokenizer per model; estimates are labelled."""
