@@ -26,7 +26,7 @@ class Recorder:
 async def test_concurrent_callers_share_one_batch() -> None:
     run = Recorder()
     batcher = Batcher(run, max_batch=32, window_s=0.02)
-    results = await asyncio.gather(batcher.submit([1, 2]), batcher.submit([3]), batcher.submit([4, 5, 6]))
+    results = list(await asyncio.gather(batcher.submit([1, 2]), batcher.submit([3]), batcher.submit([4, 5, 6])))
     assert results == [[2, 4], [6], [8, 10, 12]]
     assert run.batches == [[1, 2, 3, 4, 5, 6]]
     await batcher.close()
@@ -35,7 +35,7 @@ async def test_concurrent_callers_share_one_batch() -> None:
 async def test_batches_never_exceed_max_batch_and_keep_order() -> None:
     run = Recorder()
     batcher = Batcher(run, max_batch=4, window_s=0.01)
-    results = await asyncio.gather(batcher.submit(list(range(7))), batcher.submit([10, 11, 12]))
+    results = list(await asyncio.gather(batcher.submit(list(range(7))), batcher.submit([10, 11, 12])))
     assert results == [[2 * i for i in range(7)], [20, 22, 24]]
     assert all(len(batch) <= 4 for batch in run.batches)
     assert sorted(item for batch in run.batches for item in batch) == [*range(7), 10, 11, 12]
@@ -61,7 +61,7 @@ async def test_arrivals_during_a_batch_go_in_the_next() -> None:
     third = asyncio.create_task(batcher.submit([3]))
     await asyncio.sleep(0.01)
     run.release.set()
-    assert await asyncio.gather(first, second, third) == [[2], [4], [6]]
+    assert list(await asyncio.gather(first, second, third)) == [[2], [4], [6]]
     assert run.batches == [[1], [2, 3]]
     await batcher.close()
 

@@ -364,6 +364,7 @@ class _Connection(asyncio.Protocol):
         self._buffer = bytearray()
         self._busy = False  # a reply is pending (delay, hang) or the connection is closing
         self._timer: asyncio.TimerHandle | None = None
+        self._continued = False  # "100 Continue" already sent for the pending request
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = transport  # type: ignore[assignment]  # always a stream transport here
@@ -409,7 +410,11 @@ class _Connection(asyncio.Protocol):
             return None
         total = end + 4 + length
         if len(buffer) < total:
+            if not self._continued and b"\r\nexpect: 100-continue" in fields and self._transport is not None:
+                self._continued = True  # curl waits for this before sending a large body
+                self._transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
             return None
+        self._continued = False
         body = bytes(buffer[end + 4 : total])
         del buffer[:total]
         connection = _header(fields, b"\r\nconnection:") or b""

@@ -70,6 +70,11 @@ class OpenAIHTTP:
                     yield data
         except UpstreamError:
             raise
+        except aiohttp.ClientPayloadError as exc:
+            raise UpstreamFailed(
+                f"Deployment {self.name!r} broke the connection mid-stream; the answer is truncated.",
+                code="stream_truncated",
+            ) from exc
         except TimeoutError as exc:
             raise UpstreamTimeout(f"Deployment {self.name!r} went silent for more than {timeouts.idle:g}s mid-stream.") from exc
         except (aiohttp.ClientError, OSError, ValueError) as exc:  # ValueError: an over-long line

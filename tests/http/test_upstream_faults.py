@@ -1,0 +1,134 @@
+"""Upstream faults, injected with the fake upstream: each ends as a clear error in
+OpenAI's shape (502/504), or falls back to the next deployment, and is in the ledger."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import openai
+import pytest
+
+from tests.support.processes import FakeUpstream, Gateway, start_gateway
+
+
+def model(name: str, *base_urls: str, timeout_s: float = 30.0, idle_s: float = 30.0) -> dict[str, Any]:
+    return {
+        "name": name,
+        "tokenizer": {"type": "tiktoken"},
+        "prices": {"input_per_1m": 1.0, "output_per_1m": 2.0},
+        "deployments": [
+            {
+                "name": f"{name}-{i}",
+                "provider": {"type": "openai", "base_url": url, "model": "fake"},
+                "timeout_s": timeout_s,
+                "stream_idle_timeout_s": idle_s,
+            }
+            for i, url in enumerate(base_urls)
+        ],
+    }
+
+
+@pytest.fixture(scope="module")
+def gateway(fake_upstream: FakeUpstream, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
+    up = fake_upstream
+    doc = {
+        "models": [
+            model("m-500", up.url("status-500")),
+            model("m-429", up.url("status-429")),
+            model("m-400", up.url("status-400")),
+            model("m-hang", up.url("hang"), timeout_s=0.5),
+            model("m-slow", up.url("slow-first-token-3000"), timeout_s=30),
+            model("m-cut", up.url("cut")),
+            model("m-malformed", up.url("malformed")),
+            model("m-no-usage", up.url("no-usage")),
+            model("m-fallback", up.url("status-503"), up.url()),
+            model("m-refused", "http://127.0.0.1:9/v1"),
+        ],
+        "routes": [{"name": "default", "max_output_tokens": 40}],
+        "tenants": [{"name": "acme"}],
+    }
+    gw = start_gateway(tmp_path_factory.mktemp("faults"), doc)
+    yield gw
+    gw.stop()
+
+
+def client(gw: Gateway, **headers: str) -> openai.OpenAI:
+    return openai.OpenAI(base_url=gw.base_url, api_key=gw.key, max_retries=0, default_headers=headers, timeout=20)
+
+
+MESSAGES: Any = [{"role": "user", "content": "hello"}]
+
+
+def failed_row(gw: Gateway, err: openai.APIStatusError) -> dict[str, Any]:
+    return gw.ledger_row(err.response.headers["x-envelope-request-id"])
+
+
+@pytest.mark.parametrize(
+    ("name", "status", "code"),
+    [
+        ("m-500", 502, "upstream_failed"),
+        ("m-429", 502, "upstream_rate_limited"),
+        ("m-400", 400, "upstream_rejected"),
+        ("m-malformed", 502, "upstream_malformed"),
+        ("m-refused", 502, "upstream_failed"),
+    ],
+)
+def test_upstream_errors_become_clear_errors(gateway: Gateway, name: str, status: int, code: str) -> None:
+    with pytest.raises(openai.APIStatusError) as err:
+        client(gateway).chat.completions.create(model=name, messages=MESSAGES)
+    assert err.value.status_code == status
+    body = err.value.body
+    assert isinstance(body, dict) and body["code"] == code and body["type"]
+    row = failed_row(gateway, err.value)
+    assert (row["status"], row["error_code"], row["model"]) == (status, code, name)
+
+
+def test_a_hanging_upstream_times_out_as_504(gateway: Gateway) -> None:
+    with pytest.raises(openai.APIStatusError) as err:
+        client(gateway).chat.completions.create(model="m-hang", messages=MESSAGES)
+    assert err.value.status_code == 504
+    assert failed_row(gateway, err.value)["status"] == 504
+
+
+def test_latency_budget_header_bounds_the_wait(gateway: Gateway) -> None:
+    with pytest.raises(openai.APIStatusError) as err:
+        client(gateway, **{"x-envelope-latency-budget-ms": "300"}).chat.completions.create(
+            model="m-slow", messages=MESSAGES, stream=True
+        )
+    assert err.value.status_code == 504
+    row = failed_row(gateway, err.value)
+    assert 250 <= row["latency_ms"] < 2000
+
+
+def test_fallback_walks_to_the_next_deployment_and_says_so(gateway: Gateway) -> None:
+    raw = client(gateway).chat.completions.with_raw_response.create(model="m-fallback", messages=MESSAGES)
+    assert raw.parse().choices[0].message.content
+    assert raw.headers["x-envelope-deployment"] == "m-fallback-1"
+    assert raw.headers["x-envelope-degradations"] == "fallback_from:m-fallback-0"
+    row = gateway.ledger_row(raw.headers["x-envelope-request-id"])
+    assert row["status"] == 200 and row["degradations"] == "fallback_from:m-fallback-0"
+
+
+def test_a_cut_stream_ends_with_an_error_event_never_a_clean_end(gateway: Gateway) -> None:
+    stream = client(gateway).chat.completions.create(model="m-cut", messages=MESSAGES, stream=True)
+    received: list[str] = []
+    with pytest.raises(openai.APIError, match="truncated"):
+        for chunk in stream:
+            received.extend(c.delta.content or "" for c in chunk.choices)
+    assert received  # the part before the cut was relayed
+    row = gateway.ledger_row(stream.response.headers["x-envelope-request-id"])
+    assert (row["status"], row["error_code"]) == (502, "stream_truncated")
+    assert row["output_tokens"] > 0
+
+
+def test_stream_without_usage_is_counted_by_envelope(gateway: Gateway) -> None:
+    raw = client(gateway).chat.completions.with_raw_response.create(
+        model="m-no-usage", messages=MESSAGES, stream=True, max_tokens=12
+    )
+    text = "".join(c.choices[0].delta.content or "" for c in raw.parse() if c.choices)
+    row = gateway.ledger_row(raw.headers["x-envelope-request-id"])
+    assert row["status"] == 200
+    # counted with the model's own tokenizer (o200k): "word" and " word" are one token each
+    assert row["output_tokens"] == len(text.split()) == 12
+    assert row["ttft_ms"] is not None and row["ttft_ms"] <= row["latency_ms"]
