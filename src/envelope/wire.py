@@ -80,6 +80,9 @@ class _ChunkChoice(msgspec.Struct, forbid_unknown_fields=False):
 class ChunkView(msgspec.Struct, forbid_unknown_fields=False):
     """What Envelope reads of one streamed chat completion chunk."""
 
+    id: str | None = None
+    model: str | None = None
+    created: int | None = None
     choices: list[_ChunkChoice] = []
     usage: Usage | None = None
     error: dict[str, Any] | None = None

@@ -17,8 +17,9 @@ from envelope.config.documents import ConfigSet
 from envelope.store import registry as stores
 from envelope.store.ports import Store
 
-console = Console()
-err_console = Console(stderr=True)
+# Piped output is not wrapped at 80 columns: tables stay one row a line for grep and scripts.
+console = Console(width=None if sys.stdout.isatty() else 240)
+err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 240)
 
 ConfigOption = Annotated[
     Path | None,

@@ -26,6 +26,7 @@ async def relay(ctx: RequestContext, finish: Callable[[RequestContext], Awaitabl
     assert ctx.events is not None
     usage_seen = False
     ended = False
+    last: ChunkView | None = None
     text = ctx.answer_text
     try:
         async for data in ctx.events:
@@ -35,6 +36,7 @@ async def relay(ctx: RequestContext, finish: Callable[[RequestContext], Awaitabl
                 raise UpstreamFailed(f"Malformed stream chunk from the upstream: {exc}", code="upstream_malformed") from exc
             if chunk.error is not None:
                 raise UpstreamFailed(f"The upstream failed mid-stream: {chunk.error.get('message', chunk.error)}")
+            last = chunk
             for choice in chunk.choices:
                 if choice.delta is not None and choice.delta.content:
                     if ctx.first_token_at is None:
@@ -48,6 +50,8 @@ async def relay(ctx: RequestContext, finish: Callable[[RequestContext], Awaitabl
             yield b"data: " + data + b"\n\n"
         if not usage_seen:
             count_output(ctx)
+            if ctx.client_wants_usage:  # asked for, but the upstream sends none: Envelope's own count
+                yield b"data: " + _usage_chunk(ctx, last) + b"\n\n"
         price(ctx)
         ended = True
         yield DONE
@@ -63,3 +67,20 @@ async def relay(ctx: RequestContext, finish: Callable[[RequestContext], Awaitabl
             count_output(ctx)
             price(ctx)
         await finish(ctx)
+
+
+def _usage_chunk(ctx: RequestContext, last: ChunkView | None) -> bytes:
+    return msgspec.json.encode(
+        {
+            "id": last.id if last and last.id else f"chatcmpl-{ctx.request_id}",
+            "object": "chat.completion.chunk",
+            "created": last.created if last and last.created else int(ctx.started_wall),
+            "model": last.model if last and last.model else ctx.model_name,
+            "choices": [],
+            "usage": {
+                "prompt_tokens": ctx.input_tokens,
+                "completion_tokens": ctx.output_tokens,
+                "total_tokens": ctx.input_tokens + ctx.output_tokens,
+            },
+        }
+    )

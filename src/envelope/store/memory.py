@@ -14,6 +14,7 @@ class MemoryStore:
     def __init__(self) -> None:
         self._keys: dict[str, KeyRecord] = {}
         self._ledger: list[LedgerRecord] = []
+        self._ids: set[str] = set()
 
     async def open(self) -> None:
         pass
@@ -41,7 +42,11 @@ class MemoryStore:
         return sorted(records, key=lambda r: (r.created_at, r.id))
 
     async def append(self, records: list[LedgerRecord]) -> None:
+        ids = [r.request_id for r in records]
+        if len(set(ids)) != len(ids) or self._ids.intersection(ids):
+            raise ValueError("a ledger batch repeats a request id")  # like the SQL primary key: all or nothing
         self._ledger.extend(records)
+        self._ids.update(ids)
 
     async def summarize(self, by: GroupBy, since: float | None = None) -> list[CostLine]:
         groups: dict[str, list[LedgerRecord]] = defaultdict(list)
