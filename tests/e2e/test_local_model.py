@@ -1,14 +1,18 @@
-"""The real local model (SmolLM2-135M-Instruct on llama-cpp-python), started on demand
-by Envelope, driven by the official openai SDK. Slow-ish: one model, one request at a time."""
+"""The embedded default, for real: the sample config that `envelope serve` runs, with
+SmolLM2-135M-Instruct on llama-cpp-python started on demand and MiniLM embeddings in
+process, driven by the official openai SDK. Slow-ish: one model, one request at a time."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import openai
 import pytest
+import yaml
 
+from envelope.config import loader
 from envelope.providers.local_model import default_model_path
 from envelope.tokens.llama_counter import LlamaCounter
 from envelope.wire import Message
@@ -21,20 +25,12 @@ QUESTION = [{"role": "user", "content": "What is the capital of France? Answer i
 
 @pytest.fixture(scope="module")
 def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
-    doc = {
-        "models": [
-            {
-                "name": "smollm2",
-                "tier": "S",
-                "context_window": 2048,
-                "tokenizer": {"type": "llama"},
-                "prices": {"input_per_1m": 0.02, "output_per_1m": 0.08},
-                "deployments": [{"name": "local", "provider": {"type": "local", "port": free_port(), "n_ctx": 2048}}],
-            }
-        ],
-        "routes": [{"name": "default", "max_output_tokens": 24}],
-        "tenants": [{"name": "solo"}],
-    }
+    doc = yaml.safe_load(loader.sample_config_path().read_text())
+    doc["gateway"] = {}  # a fresh ledger in the test's directory, any free port
+    local = doc["models"][0]
+    assert local["name"] == "smollm2" and local["deployments"][0]["provider"]["type"] == "local"
+    local["deployments"][0]["provider"]["port"] = free_port()
+    doc["routes"][0]["max_output_tokens"] = 24
     gw = start_gateway(tmp_path_factory.mktemp("local"), doc)
     yield gw
     gw.stop()
@@ -55,7 +51,7 @@ def test_non_streaming_answer_from_the_real_model(gateway: Gateway) -> None:
     assert completion.choices[0].message.content
     assert completion.usage is not None
     assert 0 < completion.usage.completion_tokens <= 24
-    assert raw.headers["x-envelope-deployment"] == "local"
+    assert raw.headers["x-envelope-deployment"] == "smollm2-local"
     row = gateway.ledger_row(raw.headers["x-envelope-request-id"])
     assert row["status"] == 200 and row["output_tokens"] == completion.usage.completion_tokens
     assert row["cost_usd"] > 0
@@ -95,6 +91,15 @@ def test_our_prompt_count_matches_the_server(gateway: Gateway) -> None:
         completion = client(gateway).chat.completions.create(model="smollm2", messages=messages, max_tokens=2)  # type: ignore[arg-type]
         ours = counter.prompt([Message(role=m["role"], content=m["content"]) for m in messages]).total  # type: ignore[arg-type]
         assert completion.usage is not None and completion.usage.prompt_tokens == ours
+
+
+def test_embeddings_from_the_builtin_minilm(gateway: Gateway) -> None:
+    texts = ["How do I reset my password?", "I forgot my password, how can I change it?", "The stock market fell today."]
+    # the SDK asks for base64 by default and decodes it
+    vectors = [np.array(d.embedding) for d in client(gateway).embeddings.create(model="all-minilm-l6-v2", input=texts).data]
+    assert all(v.shape == (384,) for v in vectors)
+    assert abs(np.linalg.norm(vectors[0]) - 1.0) < 1e-4
+    assert float(vectors[0] @ vectors[1]) > float(vectors[0] @ vectors[2]) + 0.2
 
 
 def test_report_cost_cli_reads_the_ledger(gateway: Gateway, tmp_path: Path) -> None:

@@ -40,8 +40,8 @@ async def test_keys_are_found_by_digest_and_revoked(store: Store) -> None:
     await store.add(KeyRecord(id="key_b", tenant="beta", role="admin", created_at=2.0), digest("secret-b"))
     assert await store.find(digest("secret-a")) == key
     assert await store.find(digest("nope")) is None
-    assert [k.id for k in await store.list()] == ["key_a", "key_b"]
-    assert [k.id for k in await store.list("beta")] == ["key_b"]
+    assert [k.id for k in await store.list_keys()] == ["key_a", "key_b"]
+    assert [k.id for k in await store.list_keys("beta")] == ["key_b"]
     assert await store.revoke("key_a", 5.0) is True
     assert await store.revoke("key_a", 6.0) is False  # already revoked
     assert await store.revoke("key_zzz", 6.0) is False

@@ -53,7 +53,7 @@ def list_(
 
     async def go() -> list[keys.KeyRecord]:
         async with open_store(cfg) as store:
-            return await store.list(tenant)
+            return await store.list_keys(tenant)
 
     table = Table("id", "tenant", "role", "route", "feature", "name", "created", "status")
     for r in asyncio.run(go()):

@@ -53,7 +53,7 @@ def _public(record: KeyRecord) -> dict[str, object]:
 async def list_keys(request: Request) -> Response:
     gateway = await _admin(request)
     assert gateway.store is not None
-    records = await gateway.store.list(request.query_params.get("tenant"))
+    records = await gateway.store.list_keys(request.query_params.get("tenant"))
     return _json({"object": "list", "data": [_public(r) for r in records]})
 
 

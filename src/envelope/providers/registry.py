@@ -10,11 +10,13 @@ import aiohttp
 from envelope.config.documents import Deployment
 from envelope.providers.base import Provider
 from envelope.providers.local_model import LocalModel
+from envelope.providers.minilm import MiniLMEmbeddings
 from envelope.providers.openai_http import OpenAIHTTP
 
 _ADAPTERS: dict[str, Callable[[str, Any, aiohttp.ClientSession], Provider]] = {
     "openai": OpenAIHTTP,
     "local": LocalModel,
+    "minilm": MiniLMEmbeddings,
 }
 
 

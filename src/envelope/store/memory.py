@@ -37,7 +37,7 @@ class MemoryStore:
                 return True
         return False
 
-    async def list(self, tenant: str | None = None) -> list[KeyRecord]:
+    async def list_keys(self, tenant: str | None = None) -> list[KeyRecord]:
         records = [r for r in self._keys.values() if tenant is None or r.tenant == tenant]
         return sorted(records, key=lambda r: (r.created_at, r.id))
 

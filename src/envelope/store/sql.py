@@ -63,7 +63,7 @@ class SQLStore:
             )
         return bool(result.rowcount)
 
-    async def list(self, tenant: str | None = None) -> list[KeyRecord]:
+    async def list_keys(self, tenant: str | None = None) -> list[KeyRecord]:
         query = select(*[api_keys.c[f] for f in _KEY_FIELDS]).order_by(api_keys.c.created_at, api_keys.c.id)
         if tenant is not None:
             query = query.where(api_keys.c.tenant == tenant)

@@ -1,0 +1,1 @@
+"""Envelope: an SLO- and budget-governed LLM gateway and control plane."""
