@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -146,18 +147,18 @@ BURN_IN_CHILD = (
 
 
 def test_tree_cpu_counts_descendants() -> None:
-    parent = subprocess.Popen([sys.executable, "-c", BURN_IN_CHILD], stdout=subprocess.PIPE, text=True)
-    try:
-        assert parent.stdout is not None and parent.stdout.readline().strip() == "done"
-        pids = tree_pids(parent.pid)
-        assert len(pids) == 2 and pids[0] == parent.pid
-        child, total = tree_cpu_seconds(pids[1]), tree_cpu_seconds(parent.pid)
-        assert child >= 0.25  # the child's burn...
-        assert total >= child and total - child < 0.25  # ...is counted in its parent's tree
-    finally:
-        for pid in reversed(tree_pids(parent.pid)):
-            os.kill(pid, 15)
-        parent.wait(10)
+    with subprocess.Popen([sys.executable, "-c", BURN_IN_CHILD], stdout=subprocess.PIPE, text=True) as parent:
+        try:
+            assert parent.stdout is not None and parent.stdout.readline().strip() == "done"
+            pids = tree_pids(parent.pid)
+            assert len(pids) == 2 and pids[0] == parent.pid
+            child, total = tree_cpu_seconds(pids[1]), tree_cpu_seconds(parent.pid)
+            assert child >= 0.25  # the child's burn...
+            assert total >= child and total - child < 0.25  # ...is counted in its parent's tree
+        finally:
+            for pid in reversed(tree_pids(parent.pid)):  # the child first, then its parent
+                os.kill(pid, signal.SIGTERM)
+            parent.wait(10)
 
 
 def test_missing_process() -> None:
