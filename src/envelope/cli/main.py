@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from envelope.cli import keys, report
+from envelope.cli import bench, keys, report
 from envelope.cli.common import console, load_config
 from envelope.cli.serve import serve
 
@@ -19,6 +19,7 @@ config_app = typer.Typer(help="Config documents.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 app.add_typer(keys.app, name="keys")
 app.add_typer(report.app, name="report")
+app.add_typer(bench.app, name="bench")
 app.command()(serve)
 
 

@@ -1,0 +1,165 @@
+"""`envelope bench`: the gateway's own cost, beside the direct-upstream baseline.
+
+One run starts the fake upstream (it answers at once; see envelope.fake.upstream), an
+OTLP sink, and one `envelope serve` worker in front of the fake with every stage of
+this build on (auth, envelope binding with tiktoken counting, cost planning, ledger,
+metrics, 1% of requests traced to the sink). For each mode (non-streaming, streaming
+with 20 chunks) it loads the upstream directly, then through the gateway, with the
+same connections and requests, and reports:
+
+- req/s and p50/p99 latency of each, and the latency the gateway adds;
+- gateway CPU per request: CPU seconds of the gateway's process tree during the run
+  (from /proc, so independent of the load generator's own cost) / requests served.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from envelope.bench.cpu import measure_tree_cpu
+from envelope.bench.load import LoadResult, run_load
+from envelope.bench.processes import FakeUpstream, GatewayProcess, free_port, start_fake_upstream, start_gateway
+
+PROMPT = "You are a support assistant. A customer asks: how do I reset my password on the mobile app?"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    connections: int = 64
+    duration_s: float = 5.0
+    warmup: int = 500
+    trace_ratio: float = 0.01
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One mode's figures: the direct baseline and the gateway, from the same run."""
+
+    mode: str
+    direct: LoadResult
+    gateway: LoadResult
+    gateway_cpu_ms: float
+    upstream_cpu_us_direct: float
+    upstream_cpu_us_gateway: float
+
+    @property
+    def added_p50_ms(self) -> float:
+        return self.gateway.p50_ms - self.direct.p50_ms
+
+    @property
+    def added_p99_ms(self) -> float:
+        return self.gateway.p99_ms - self.direct.p99_ms
+
+
+def bench_config(upstream: FakeUpstream, otlp_port: int, trace_ratio: float) -> dict[str, Any]:
+    return {
+        "gateway": {
+            "ledger": {"batch_size": 500, "flush_interval_ms": 250},
+            "telemetry": {"otlp_endpoint": f"http://127.0.0.1:{otlp_port}/v1/traces", "sample_ratio": trace_ratio},
+        },
+        "models": [
+            {
+                "name": "gpt-4o-mini",
+                "tier": "M",
+                "context_window": 128000,
+                "tokenizer": {"type": "tiktoken", "encoding": "o200k_base"},
+                "prices": {"input_per_1m": 0.15, "output_per_1m": 0.6},
+                "deployments": [{"name": "fake", "provider": {"type": "openai", "base_url": upstream.url(), "model": "fake-model"}}],
+            }
+        ],
+        "routes": [{"name": "default", "max_output_tokens": 256, "cost_ceiling_usd": 0.01}],
+        "tenants": [{"name": "bench", "default_feature": "bench"}],
+    }
+
+
+def request_body(stream: bool) -> bytes:
+    body: dict[str, Any] = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": PROMPT}], "max_tokens": 16}
+    if stream:
+        body["stream"] = True
+    return msgspec.json.encode(body)
+
+
+@contextmanager
+def otlp_sink() -> Iterator[int]:
+    """A local OTLP/HTTP endpoint that accepts and drops traces, so tracing costs what it would."""
+
+    class Sink(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("content-length", 0)))
+            self.send_response(200)
+            self.send_header("content-length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    port = free_port()
+    server = ThreadingHTTPServer(("127.0.0.1", port), Sink)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield port
+    finally:
+        server.shutdown()
+
+
+async def _load(port: int, path: str, stream: bool, headers: dict[str, str], settings: Settings) -> LoadResult:
+    return await run_load(
+        host="127.0.0.1",
+        port=port,
+        path=path,
+        body=request_body(stream),
+        headers={"content-type": "application/json", **headers},
+        connections=settings.connections,
+        requests=None,
+        duration_s=settings.duration_s,
+        stream=stream,
+        warmup=settings.warmup,
+    )
+
+
+def _measure(pid: int, port: int, path: str, stream: bool, headers: dict[str, str], s: Settings) -> tuple[LoadResult, float]:
+    with measure_tree_cpu(pid) as cpu:
+        result = asyncio.run(_load(port, path, stream, headers, s))
+    return result, cpu.seconds
+
+
+def bench_mode(upstream: FakeUpstream, gateway: GatewayProcess, stream: bool, s: Settings) -> Row:
+    direct, up_direct = _measure(upstream.proc.pid, upstream.port, "/v1/chat/completions", stream, {}, s)
+    auth = {"authorization": f"Bearer {gateway.key}"}
+    with measure_tree_cpu(upstream.proc.pid) as up_cpu:
+        through, gw_cpu = _measure(gateway.proc.pid, gateway.port, "/v1/chat/completions", stream, auth, s)
+    # CPU spans include the warm-up requests; count them too
+    served = through.count + s.warmup
+    return Row(
+        mode="streaming (20 chunks)" if stream else "non-streaming",
+        direct=direct,
+        gateway=through,
+        gateway_cpu_ms=gw_cpu * 1000.0 / max(served, 1),
+        upstream_cpu_us_direct=up_direct * 1e6 / max(direct.count + s.warmup, 1),
+        upstream_cpu_us_gateway=up_cpu.seconds * 1e6 / max(served, 1),
+    )
+
+
+def run(settings: Settings, modes: tuple[bool, ...] = (False, True)) -> list[Row]:
+    upstream = start_fake_upstream()
+    try:
+        with otlp_sink() as otlp_port, tempfile.TemporaryDirectory(prefix="envelope-bench-") as tmp:
+            gateway = start_gateway(
+                Path(tmp), bench_config(upstream, otlp_port, settings.trace_ratio), env={"OPENBLAS_NUM_THREADS": "1"}
+            )
+            try:
+                return [bench_mode(upstream, gateway, stream, settings) for stream in modes]
+            finally:
+                gateway.stop()
+    finally:
+        upstream.stop()
