@@ -37,12 +37,15 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return Response(msgspec.json.encode(body), status_code=exc.status_code, media_type=_JSON)
 
 
+def internal_error_body() -> bytes:
+    detail = ErrorDetail("Internal error in the gateway.", "server_error", None, "internal_error")
+    return msgspec.json.encode(ErrorBody(detail))
+
+
 async def _unexpected(request: Request, exc: Exception) -> Response:
     # The outer shell: a bug, never a client's mistake. Logged with its trace, answered in shape.
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    body = ErrorBody(ErrorDetail("Internal error in the gateway.", "server_error", None, "internal_error"))
-
-    return Response(msgspec.json.encode(body), status_code=500, media_type=_JSON)
+    return Response(internal_error_body(), status_code=500, media_type=_JSON)
 
 
 def exception_handlers() -> Mapping[Any, Callable[[Request, Exception], Awaitable[Response]]]:

@@ -35,6 +35,7 @@ class Metrics:
             "envelope_upstream_duration_seconds", "Upstream time per deployment", ["deployment"], buckets=LATENCY_BUCKETS, registry=r
         )
         self._children: dict[tuple[str, ...], tuple[Any, ...]] = {}
+        self._outcomes: dict[tuple[str, ...], Any] = {}
 
     def observe(self, ctx: RequestContext) -> None:
         labels = (ctx.route_name, ctx.tenant, ctx.model_name)
@@ -49,7 +50,11 @@ class Metrics:
             )
             self._children[labels] = children
         latency, ttft, tokens_in, tokens_out, cost = children
-        self.requests.labels(*labels, str(ctx.status)).inc()
+        outcome = (*labels, str(ctx.status))
+        counter = self._outcomes.get(outcome)
+        if counter is None:
+            counter = self._outcomes[outcome] = self.requests.labels(*outcome)
+        counter.inc()
         latency.observe(ctx.latency_ms / 1000.0)
         if ctx.stream and ctx.ttft_ms is not None:
             ttft.observe(ctx.ttft_ms / 1000.0)
