@@ -11,6 +11,13 @@ go over the same connections first and are not counted.
 
 Latency is measured per request from the write of the request to the last byte of
 the response; for streams, time to first token is the time to the first body byte.
+
+Given a `rate`, the run is open-loop instead: request i is due at start + i/rate, and
+is sent on whichever connection is free (or, if none is, as soon as one frees up).
+Latency and time to first token are then measured from the *scheduled* time, so the
+time a request waits for a connection is counted (no coordinated omission). One timer
+callback paces the whole run, sending every request already due at each tick, and a
+connection that finishes a response takes the next due request itself.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ import asyncio
 import contextlib
 import math
 import time
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
@@ -158,6 +166,10 @@ class _Connection(asyncio.Protocol):
         if self._transport is not None:
             self._transport.abort()
 
+    def overdue(self, now_ns: int, timeout_ns: int) -> bool:
+        """Whether the in-flight request, if any, has waited longer than the timeout."""
+        return bool(self.sent_ns) and now_ns - self.sent_ns > timeout_ns
+
     # -- asyncio.Protocol --------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -277,6 +289,138 @@ class _Connection(asyncio.Protocol):
             self._send_next(now_ns)
 
 
+class _PacedConnection(_Connection):
+    """A connection of an open-loop run: it sends the requests the pacer hands it.
+
+    `sent_ns` holds the request's scheduled time, so latencies are measured from it;
+    `written_ns`, the time it was actually written, is what the timeout runs from.
+    """
+
+    def __init__(self, request: bytes, pacer: _Pacer) -> None:
+        super().__init__(request, pacer.phase)
+        self._pacer = pacer
+        self.written_ns = 0
+
+    def send(self, phase: _Phase, due_ns: int, now_ns: int) -> None:
+        transport = self._transport
+        if transport is None:  # never idle without a transport, but keep mypy and the run sound
+            phase.errors += 1
+            return
+        self.phase = phase
+        self.sent_ns = due_ns
+        self.written_ns = now_ns
+        self._first_ns = 0
+        self._state = _HEAD
+        transport.write(self._request)
+
+    def release(self) -> None:
+        """The run has no request left for this connection."""
+        self._finish(True)
+
+    def overdue(self, now_ns: int, timeout_ns: int) -> bool:
+        return bool(self.sent_ns) and now_ns - self.written_ns > timeout_ns
+
+    def _send_next(self, now_ns: int) -> None:
+        if self.closed or self._transport is None:
+            self._finish(False)
+            return
+        self.sent_ns = 0
+        if not self._pacer.dispatch(self, now_ns):
+            self._pacer.park(self, now_ns)
+
+
+class _Pacer:
+    """The schedule of an open-loop run: warm-up requests, then the measured ones.
+
+    Request i is due at `start_ns + i * interval_ns`. A due request goes to an idle
+    connection at once; while none is idle it waits (in the count `issued..`, not in
+    a queue) for the next connection to finish a response. Whenever a connection is
+    idle and requests remain, one timer is armed for the next due time. A request
+    that waited longer than the timeout for a connection is an error and is not sent.
+    """
+
+    def __init__(self, warmup_phase: _Phase, phase: _Phase, *, rate: float, warmup: int, measured: int,
+                 timeout_s: float) -> None:  # fmt: skip
+        self.warmup_phase = warmup_phase
+        self.phase = phase
+        self.interval_ns = 1e9 / rate
+        self.warmup = warmup
+        self.planned = warmup + measured
+        self.issued = 0  # requests sent (or failed) so far; the next one's index
+        self.start_ns = 0
+        self.timeout_ns = int(timeout_s * 1e9)
+        self.idle: deque[_PacedConnection] = deque()
+        self._timer: asyncio.TimerHandle | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def exhausted(self) -> bool:
+        return self.issued >= self.planned
+
+    def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self.start_ns = time.perf_counter_ns()
+        self.warmup_phase.started_ns = self.start_ns
+        self.phase.started_ns = self.start_ns + int(self.warmup * self.interval_ns)
+
+    def stop(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        while self.idle:
+            self.idle.popleft().release()
+
+    def dispatch(self, connection: _PacedConnection | None, now_ns: int) -> bool:
+        """Send the next request on `connection` if it is due (None: count it as failed)."""
+        while self.issued < self.planned:
+            index = self.issued
+            due_ns = self.start_ns + int(index * self.interval_ns)
+            if due_ns > now_ns:
+                return False
+            self.issued = index + 1
+            if self.issued == self.planned:
+                self.stop()  # no request is left for the idle connections
+            phase = self.phase if index >= self.warmup else self.warmup_phase
+            if connection is None or now_ns - due_ns > self.timeout_ns:
+                phase.errors += 1
+                if connection is None:
+                    return True
+                continue
+            connection.send(phase, due_ns, now_ns)
+            return True
+        return False
+
+    def park(self, connection: _PacedConnection, now_ns: int) -> None:
+        """Keep an idle connection until a request is due for it, or release it."""
+        if self.issued >= self.planned:
+            connection.release()
+            return
+        self.idle.append(connection)
+        if self._timer is None:
+            self._arm(now_ns)
+
+    def _arm(self, now_ns: int) -> None:
+        assert self._loop is not None
+        due_ns = self.start_ns + int(self.issued * self.interval_ns)
+        self._timer = self._loop.call_later(max(due_ns - now_ns, 0) / 1e9, self._tick)
+
+    def _tick(self) -> None:
+        self._timer = None
+        now_ns = time.perf_counter_ns()
+        idle = self.idle
+        while idle:
+            connection = idle.popleft()
+            if connection.closed:
+                continue  # lost while idle: its slot reconnects
+            if not self.dispatch(connection, now_ns):
+                if self.issued < self.planned:
+                    idle.appendleft(connection)
+                    self._arm(now_ns)
+                else:
+                    connection.release()
+                return
+
+
 class _Slot:
     """One of the `connections` concurrent clients; reconnects when its connection drops."""
 
@@ -302,6 +446,23 @@ class _Slot:
             if await self.connection.run(phase):
                 return
 
+    async def drive_paced(self, pacer: _Pacer) -> None:
+        loop = asyncio.get_running_loop()
+        connection: _PacedConnection | None = None
+        while not pacer.exhausted:
+            if connection is None or connection.closed:
+                try:
+                    _, connection = await loop.create_connection(
+                        lambda: _PacedConnection(self._request, pacer), self._host, self._port
+                    )
+                except OSError:
+                    pacer.dispatch(None, time.perf_counter_ns())  # a due request fails with it
+                    await asyncio.sleep(_CONNECT_RETRY_S)
+                    continue
+                self.connection = connection
+            if await connection.run(pacer.phase):
+                return
+
     def close(self) -> None:
         if self.connection is not None and not self.connection.closed:
             self.connection.abort()
@@ -314,7 +475,7 @@ async def _watch(slots: list[_Slot], timeout_ns: int) -> None:
         now = time.perf_counter_ns()
         for slot in slots:
             connection = slot.connection
-            if connection is not None and connection.sent_ns and now - connection.sent_ns > timeout_ns:
+            if connection is not None and connection.overdue(now, timeout_ns):
                 connection.abort()
 
 
@@ -328,6 +489,27 @@ async def _run_phase(slots: list[_Slot], phase: _Phase, request_timeout_s: float
         watchdog.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await watchdog
+
+
+async def _run_paced(slots: list[_Slot], pacer: _Pacer, request_timeout_s: float) -> None:
+    watchdog = asyncio.create_task(_watch(slots, int(request_timeout_s * 1e9)))
+    pacer.start()
+    try:
+        await asyncio.gather(*(slot.drive_paced(pacer) for slot in slots))
+    finally:
+        pacer.phase.ended_ns = time.perf_counter_ns()
+        pacer.stop()
+        watchdog.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watchdog
+
+
+def _scheduled_count(rate: float, requests: int | None, duration_s: float | None) -> int:
+    """How many requests a schedule at `rate` holds: `requests`, or those due within `duration_s`."""
+    counts = [] if requests is None else [requests]
+    if duration_s is not None:
+        counts.append(math.ceil(round(duration_s * 1e9) * rate / 1e9))  # i / rate < duration_s
+    return max(0, min(counts))
 
 
 def build_request(*, method: str, host: str, port: int, path: str, body: bytes, headers: Mapping[str, str]) -> bytes:
@@ -358,6 +540,7 @@ async def run_load(
     warmup: int = 0,
     method: str = "POST",
     request_timeout_s: float = 30.0,
+    rate: float | None = None,
 ) -> LoadResult:
     """Send the same request over `connections` keep-alive connections until the budget ends.
 
@@ -366,14 +549,35 @@ async def run_load(
     for, up to `request_timeout_s`. `stream` only turns on time-to-first-token
     measurement: the body itself must ask for a stream. `warmup` requests are sent
     first over the same connections and not counted.
+
+    With `rate` (requests per second, in total) the run is open-loop: request i is due
+    at start + i/rate and the connections are a pool that due requests wait for; the
+    schedule holds the `warmup` requests first, then `requests` or those due within
+    `duration_s` of the first measured one. Latencies run from each request's
+    scheduled time, so queueing behind a slow server shows. Requests still waiting
+    for a connection `request_timeout_s` after they were due count as errors.
     """
     if requests is None and duration_s is None:
         raise ValueError("give requests, duration_s or both: a load run must be bounded")
     if connections < 1:
         raise ValueError("connections must be at least 1")
+    if rate is not None and not (rate > 0 and math.isfinite(rate)):
+        raise ValueError("rate must be a positive number of requests per second")
     request = build_request(method=method, host=host, port=port, path=path, body=body, headers=headers)
     slots = [_Slot(host, port, request) for _ in range(connections)]
     try:
+        if rate is not None:
+            phase = _Phase(requests=requests, duration_s=duration_s, stream=stream)
+            pacer = _Pacer(
+                _Phase(requests=warmup, duration_s=None, stream=stream),
+                phase,
+                rate=rate,
+                warmup=max(warmup, 0),
+                measured=_scheduled_count(rate, requests, duration_s),
+                timeout_s=request_timeout_s,
+            )
+            await _run_paced(slots, pacer, request_timeout_s)
+            return phase.result()
         if warmup > 0:
             await _run_phase(slots, _Phase(requests=warmup, duration_s=duration_s, stream=stream), request_timeout_s)
         phase = _Phase(requests=requests, duration_s=duration_s, stream=stream)
