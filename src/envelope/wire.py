@@ -107,7 +107,9 @@ def decode_object(body: bytes) -> dict[str, Any]:
     except msgspec.DecodeError as exc:
         raise InvalidRequest(f"Request body is not valid JSON: {exc}", code="invalid_json") from exc
     except UnicodeDecodeError as exc:
-        raise InvalidRequest(f"Request body is not valid UTF-8: {exc.reason} at byte {exc.start}.", code="invalid_utf8") from exc
+        raise InvalidRequest(
+            f"Request body is not valid UTF-8: {exc.reason} at byte {exc.start}.", code="invalid_utf8"
+        ) from exc
     if not isinstance(raw, dict):
         raise InvalidRequest("Request body must be a JSON object.", code="invalid_json")
     return raw

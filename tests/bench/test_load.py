@@ -141,7 +141,7 @@ async def test_upstream_cpu_grows_under_load(fake_upstream: FakeUpstream) -> Non
 BURN_IN_CHILD = (
     "import subprocess, sys, time\n"
     "code = 'import time\\nend = time.process_time() + 0.3\\nwhile time.process_time() < end: pass\\n"
-    "print(\"done\", flush=True)\\ntime.sleep(30)'\n"
+    'print("done", flush=True)\\ntime.sleep(30)\'\n'
     "subprocess.run([sys.executable, '-c', code], timeout=60)\n"
 )
 

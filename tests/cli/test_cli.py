@@ -12,14 +12,23 @@ from tests.store.test_contract import record
 from tests.support.processes import write_config
 
 DOC = {
-    "models": [{"name": "m", "deployments": [{"name": "d", "provider": {"type": "openai", "base_url": "http://127.0.0.1:9/v1", "model": "x"}}]}],
+    "models": [
+        {
+            "name": "m",
+            "deployments": [
+                {"name": "d", "provider": {"type": "openai", "base_url": "http://127.0.0.1:9/v1", "model": "x"}}
+            ],
+        }
+    ],
     "routes": [{"name": "default"}, {"name": "batch"}],
     "tenants": [{"name": "acme"}, {"name": "beta"}],
 }
 
 
 def envelope(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "envelope.cli.main", *args], capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "envelope.cli.main", *args], capture_output=True, text=True, timeout=60
+    )
 
 
 def test_keys_create_list_revoke(tmp_path: Path) -> None:

@@ -31,7 +31,14 @@ def test_cost_header_sets_a_ceiling_where_the_route_has_none() -> None:
 
 @pytest.mark.parametrize(
     ("latency", "cost", "mode"),
-    [("abc", None, None), ("-5", None, None), ("nan", None, None), ("0", None, None), (None, "x", None), (None, None, "turbo")],
+    [
+        ("abc", None, None),
+        ("-5", None, None),
+        ("nan", None, None),
+        ("0", None, None),
+        (None, "x", None),
+        (None, None, "turbo"),
+    ],
 )
 def test_malformed_headers_are_client_errors(latency: str | None, cost: str | None, mode: str | None) -> None:
     with pytest.raises(InvalidRequest):

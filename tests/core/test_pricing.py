@@ -10,7 +10,9 @@ P = Prices(input_per_1m=2.0, output_per_1m=8.0, cached_input_per_1m=0.5)
 
 def test_cost_bills_cached_input_at_the_cached_price() -> None:
     assert cost_usd(P, input_tokens=1000, output_tokens=500) == pytest.approx((1000 * 2 + 500 * 8) / 1e6)
-    assert cost_usd(P, input_tokens=1000, output_tokens=0, cached_tokens=400) == pytest.approx((600 * 2 + 400 * 0.5) / 1e6)
+    assert cost_usd(P, input_tokens=1000, output_tokens=0, cached_tokens=400) == pytest.approx(
+        (600 * 2 + 400 * 0.5) / 1e6
+    )
 
 
 def test_worst_case_and_affordable_are_inverse() -> None:

@@ -94,9 +94,15 @@ def test_our_prompt_count_matches_the_server(gateway: Gateway) -> None:
 
 
 def test_embeddings_from_the_builtin_minilm(gateway: Gateway) -> None:
-    texts = ["How do I reset my password?", "I forgot my password, how can I change it?", "The stock market fell today."]
+    texts = [
+        "How do I reset my password?",
+        "I forgot my password, how can I change it?",
+        "The stock market fell today.",
+    ]
     # the SDK asks for base64 by default and decodes it
-    vectors = [np.array(d.embedding) for d in client(gateway).embeddings.create(model="all-minilm-l6-v2", input=texts).data]
+    vectors = [
+        np.array(d.embedding) for d in client(gateway).embeddings.create(model="all-minilm-l6-v2", input=texts).data
+    ]
     assert all(v.shape == (384,) for v in vectors)
     assert abs(np.linalg.norm(vectors[0]) - 1.0) < 1e-4
     assert float(vectors[0] @ vectors[1]) > float(vectors[0] @ vectors[2]) + 0.2
@@ -107,7 +113,17 @@ def test_report_cost_cli_reads_the_ledger(gateway: Gateway, tmp_path: Path) -> N
     import sys
 
     out = subprocess.run(
-        [sys.executable, "-m", "envelope.cli.main", "report", "cost", "--by", "model", "-c", str(gateway.directory / "envelope.yaml")],
+        [
+            sys.executable,
+            "-m",
+            "envelope.cli.main",
+            "report",
+            "cost",
+            "--by",
+            "model",
+            "-c",
+            str(gateway.directory / "envelope.yaml"),
+        ],
         capture_output=True,
         text=True,
         timeout=60,

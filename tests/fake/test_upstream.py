@@ -69,7 +69,10 @@ async def test_chat_max_tokens_caps_reply(client: AsyncOpenAI) -> None:
 
 async def test_chat_stream_with_usage(client: AsyncOpenAI) -> None:
     stream = await client.chat.completions.create(
-        model="fake-model", messages=[{"role": "user", "content": "Hi"}], stream=True, stream_options={"include_usage": True}
+        model="fake-model",
+        messages=[{"role": "user", "content": "Hi"}],
+        stream=True,
+        stream_options={"include_usage": True},
     )
     chunks = [chunk async for chunk in stream]
     content = [c for c in chunks if c.choices]

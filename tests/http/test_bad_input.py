@@ -26,7 +26,9 @@ def gateway(fake_upstream: FakeUpstream, tmp_path_factory: pytest.TempPathFactor
     gw.stop()
 
 
-def post(gw: Gateway, body: bytes, headers: dict[str, str] | None = None, path: str = "/v1/chat/completions") -> tuple[int, dict[str, Any], dict[str, str]]:
+def post(
+    gw: Gateway, body: bytes, headers: dict[str, str] | None = None, path: str = "/v1/chat/completions"
+) -> tuple[int, dict[str, Any], dict[str, str]]:
     request = urllib.request.Request(
         gw.root + path,
         data=body,
@@ -63,9 +65,18 @@ GOOD = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
         (b'{"model": "gpt-4o-mini"}', "invalid_value"),
         (b'{"model": "gpt-4o-mini", "messages": []}', "invalid_value"),
         (b'{"model": "gpt-4o-mini", "messages": [{"role": "wizard", "content": "x"}]}', "invalid_value"),
-        (b'{"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "x"}], "max_tokens": "many"}', "invalid_value"),
-        (b'{"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "x"}], "max_tokens": -1}', "invalid_value"),
-        (b'{"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "x"}], "max_tokens": 99999999999}', "invalid_value"),
+        (
+            b'{"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "x"}], "max_tokens": "many"}',
+            "invalid_value",
+        ),
+        (
+            b'{"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "x"}], "max_tokens": -1}',
+            "invalid_value",
+        ),
+        (
+            b'{"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "x"}], "max_tokens": 99999999999}',
+            "invalid_value",
+        ),
         (b'{"model": "\xff\xfe", "messages": []}', "invalid_utf8"),
     ],
 )
@@ -120,7 +131,9 @@ def test_input_over_the_cap_is_truncated_where_the_route_says_truncate(gateway: 
         {"role": "user", "content": "new question"},
     ]
     status, payload, headers = post(
-        gateway, json.dumps({**GOOD, "messages": messages}).encode(), {"x-envelope-route": "trim", "x-envelope-report": "1"}
+        gateway,
+        json.dumps({**GOOD, "messages": messages}).encode(),
+        {"x-envelope-route": "trim", "x-envelope-report": "1"},
     )
     assert status == 200, payload
     assert "input_truncated:2" in headers["x-envelope-degradations"]
@@ -132,7 +145,9 @@ def test_input_over_the_cap_is_truncated_where_the_route_says_truncate(gateway: 
 def test_missing_malformed_unknown_and_revoked_keys_are_401(gateway: Gateway) -> None:
     for auth in (None, "Basic abc", "Bearer sk-env-nope"):
         headers = {"authorization": auth} if auth else {}
-        request = urllib.request.Request(gateway.root + "/v1/chat/completions", data=json.dumps(GOOD).encode(), method="POST", headers=headers)
+        request = urllib.request.Request(
+            gateway.root + "/v1/chat/completions", data=json.dumps(GOOD).encode(), method="POST", headers=headers
+        )
         with pytest.raises(urllib.error.HTTPError) as err:
             urllib.request.urlopen(request, timeout=5)
         assert err.value.code == 401
@@ -143,12 +158,16 @@ def test_missing_malformed_unknown_and_revoked_keys_are_401(gateway: Gateway) ->
 
 def test_admin_api_creates_and_revokes_keys(gateway: Gateway) -> None:
     admin = {"authorization": f"Bearer {gateway.admin_key}"}
-    status, created, _ = post(gateway, json.dumps({"tenant": "acme", "feature": "search"}).encode(), admin, "/admin/keys")
+    status, created, _ = post(
+        gateway, json.dumps({"tenant": "acme", "feature": "search"}).encode(), admin, "/admin/keys"
+    )
     assert status == 201 and created["key"].startswith("sk-env-")
     user = openai.OpenAI(base_url=gateway.base_url, api_key=created["key"], max_retries=0)
     user.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "x"}], max_tokens=2)
     # a tenant key may not manage keys
-    status, payload, _ = post(gateway, json.dumps({"tenant": "acme"}).encode(), {"authorization": f"Bearer {created['key']}"}, "/admin/keys")
+    status, payload, _ = post(
+        gateway, json.dumps({"tenant": "acme"}).encode(), {"authorization": f"Bearer {created['key']}"}, "/admin/keys"
+    )
     assert_openai_error(status, payload, 403, "admin_required")
     status, payload, _ = post(gateway, json.dumps({"tenant": "ghost"}).encode(), admin, "/admin/keys")
     assert_openai_error(status, payload, 404, "tenant_not_found")

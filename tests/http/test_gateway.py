@@ -20,13 +20,17 @@ def config(upstream: FakeUpstream) -> dict[str, Any]:
                 "tier": "M",
                 "tokenizer": {"type": "tiktoken", "encoding": "o200k_base"},
                 "prices": {"input_per_1m": 0.15, "output_per_1m": 0.6},
-                "deployments": [{"name": "fake-1", "provider": {"type": "openai", "base_url": upstream.url(), "model": "fake"}}],
+                "deployments": [
+                    {"name": "fake-1", "provider": {"type": "openai", "base_url": upstream.url(), "model": "fake"}}
+                ],
             },
             {
                 "name": "embed-fake",
                 "embedding": True,
                 "prices": {"input_per_1m": 0.02},
-                "deployments": [{"name": "fake-embed", "provider": {"type": "openai", "base_url": upstream.url(), "model": "e"}}],
+                "deployments": [
+                    {"name": "fake-embed", "provider": {"type": "openai", "base_url": upstream.url(), "model": "e"}}
+                ],
             },
         ],
         "routes": [
@@ -95,7 +99,8 @@ def test_streaming_hides_usage_chunk_the_client_did_not_ask_for(gateway: Gateway
 
 def test_request_headers_tighten_the_envelope(gateway: Gateway) -> None:
     raw = client(
-        gateway, **{"x-envelope-latency-budget-ms": "1500", "x-envelope-cost-budget": "0.00002", "x-envelope-mode": "fast"}
+        gateway,
+        **{"x-envelope-latency-budget-ms": "1500", "x-envelope-cost-budget": "0.00002", "x-envelope-mode": "fast"},
     ).chat.completions.with_raw_response.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
     h = raw.headers
     assert h["x-envelope-latency-budget-ms"] == "1500"
@@ -117,9 +122,9 @@ def test_envelope_field_in_body_when_asked(gateway: Gateway) -> None:
 
 
 def test_route_and_feature_tags_reach_the_ledger(gateway: Gateway) -> None:
-    raw = client(gateway, **{"x-envelope-route": "support", "x-envelope-feature": "faq"}).chat.completions.with_raw_response.create(
-        model="gpt-4o-mini", messages=[{"role": "user", "content": "tagged"}]
-    )
+    raw = client(
+        gateway, **{"x-envelope-route": "support", "x-envelope-feature": "faq"}
+    ).chat.completions.with_raw_response.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "tagged"}])
     request_id = raw.headers["x-envelope-request-id"]
     assert raw.headers["x-envelope-max-tokens"] == "32"
     row = gateway.ledger_row(request_id)
@@ -139,7 +144,9 @@ def test_embeddings_and_models(gateway: Gateway) -> None:
 def test_metrics_count_requests_tokens_and_cost(gateway: Gateway) -> None:
     import urllib.request
 
-    client(gateway).chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "m"}], max_tokens=3)
+    client(gateway).chat.completions.create(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": "m"}], max_tokens=3
+    )
     text = urllib.request.urlopen(f"{gateway.root}/metrics").read().decode()
     assert 'envelope_requests_total{model="gpt-4o-mini",route="default",status="200",tenant="acme"}' in text
     assert "envelope_request_duration_seconds_bucket" in text

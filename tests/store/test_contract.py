@@ -11,20 +11,31 @@ import pytest
 from envelope.keys import KeyRecord, digest
 from envelope.ledger.record import LedgerRecord
 from envelope.store.memory import MemoryStore
-from envelope.store.ports import Store
+from envelope.store.ports import Conflict, Store
 from envelope.store.sql import SQLStore
 
 
 @pytest.fixture(params=["memory", "sqlite"])
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    adapter: Store = MemoryStore() if request.param == "memory" else SQLStore(f"sqlite+aiosqlite:///{tmp_path / 's.db'}")
+    adapter: Store = (
+        MemoryStore() if request.param == "memory" else SQLStore(f"sqlite+aiosqlite:///{tmp_path / 's.db'}")
+    )
     await adapter.open()
     yield adapter
     await adapter.close()
 
 
-def record(request_id: str, *, tenant: str = "acme", route: str = "r", feature: str | None = None, model: str = "m",
-           cost: float = 0.001, status: int = 200, ts: float | None = None) -> LedgerRecord:
+def record(
+    request_id: str,
+    *,
+    tenant: str = "acme",
+    route: str = "r",
+    feature: str | None = None,
+    model: str = "m",
+    cost: float = 0.001,
+    status: int = 200,
+    ts: float | None = None,
+) -> LedgerRecord:
     return LedgerRecord(
         request_id=request_id, ts=ts if ts is not None else time.time(), tenant=tenant, key_id="key_1", route=route,
         feature=feature, operation="chat", model=model, deployment="d", tier="S", mode="balanced", stream=False,
@@ -51,12 +62,14 @@ async def test_keys_are_found_by_digest_and_revoked(store: Store) -> None:
 
 async def test_a_digest_cannot_be_added_twice(store: Store) -> None:
     await store.add(KeyRecord(id="key_a", tenant="acme", role="tenant"), digest("s"))
-    with pytest.raises(Exception):
+    with pytest.raises(Conflict):
         await store.add(KeyRecord(id="key_b", tenant="acme", role="tenant"), digest("s"))
 
 
 async def test_ledger_append_count_and_summaries(store: Store) -> None:
-    await store.append([record("1", cost=0.002), record("2", tenant="beta", cost=0.001), record("3", status=502, cost=0.0)])
+    await store.append(
+        [record("1", cost=0.002), record("2", tenant="beta", cost=0.001), record("3", status=502, cost=0.0)]
+    )
     await store.append([])
     assert await store.count() == 3
     by_tenant = await store.summarize("tenant")
@@ -76,6 +89,6 @@ async def test_summaries_respect_since(store: Store) -> None:
 
 async def test_a_batch_with_a_duplicate_id_is_rejected_whole(store: Store) -> None:
     await store.append([record("dup")])
-    with pytest.raises(Exception):
+    with pytest.raises(Conflict):
         await store.append([record("fresh"), record("dup")])
     assert await store.count() == 1

@@ -10,7 +10,15 @@ from typing import Any
 from envelope.bench.processes import FakeUpstream, GatewayProcess, free_port, start_fake_upstream, write_config
 from envelope.bench.processes import start_gateway as _start_gateway
 
-__all__ = ["FakeUpstream", "Gateway", "free_port", "read_ledger", "start_fake_upstream", "start_gateway", "write_config"]
+__all__ = [
+    "FakeUpstream",
+    "Gateway",
+    "free_port",
+    "read_ledger",
+    "start_fake_upstream",
+    "start_gateway",
+    "write_config",
+]
 
 
 class Gateway(GatewayProcess):

@@ -61,13 +61,17 @@ def attrs(span: Any) -> dict[str, Any]:
 
 def test_spans_reach_an_otlp_collector(fake_upstream: FakeUpstream, collector: Collector, tmp_path: Path) -> None:
     doc = config(fake_upstream)
-    doc["gateway"] = {"telemetry": {"otlp_endpoint": f"http://127.0.0.1:{collector.port}/v1/traces", "sample_ratio": 1.0}}
+    doc["gateway"] = {
+        "telemetry": {"otlp_endpoint": f"http://127.0.0.1:{collector.port}/v1/traces", "sample_ratio": 1.0}
+    }
     gw = start_gateway(tmp_path, doc)
     try:
         c = openai.OpenAI(base_url=gw.base_url, api_key=gw.key, max_retries=0)
         secret = "my secret prompt text"
         c.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": secret}], max_tokens=3)
-        list(c.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": secret}], stream=True))
+        list(
+            c.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": secret}], stream=True)
+        )
         with pytest.raises(openai.NotFoundError):
             c.chat.completions.create(model="nope", messages=[{"role": "user", "content": "x"}])
     finally:

@@ -11,7 +11,9 @@ from envelope.tokens.tiktoken_counter import TiktokenCounter, seed_cache
 from envelope.wire import Message
 
 
-def test_seeding_writes_the_official_file_under_tiktokens_cache_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_seeding_writes_the_official_file_under_tiktokens_cache_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(tmp_path))
     seed_cache("cl100k_base")
     url = "https://openaipublic.blob.core.windows.net/encodings/cl100k_base.tiktoken"

@@ -108,9 +108,9 @@ class CpuSpan:
 def measure_tree_cpu(pid: int) -> Iterator[CpuSpan]:
     """Measure the CPU that `pid` and its descendants spend during the block.
 
-        with measure_tree_cpu(server.pid) as cpu:
-            await run_load(...)
-        print(cpu.seconds)
+    with measure_tree_cpu(server.pid) as cpu:
+        await run_load(...)
+    print(cpu.seconds)
     """
     span = CpuSpan(pid)
     before = tree_cpu_seconds(pid)

@@ -141,7 +141,17 @@ def start_gateway(directory: Path, document: dict[str, Any], env: dict[str, str]
     port = free_port()
     log = directory / "gateway.log"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "envelope.cli.main", "serve", "-c", str(config_path), "--port", str(port), "--no-first-key"],
+        [
+            sys.executable,
+            "-m",
+            "envelope.cli.main",
+            "serve",
+            "-c",
+            str(config_path),
+            "--port",
+            str(port),
+            "--no-first-key",
+        ],
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
         env={**os.environ, **(env or {})},

@@ -74,7 +74,9 @@ def bench_config(upstream: FakeUpstream, otlp_port: int, trace_ratio: float) -> 
                 "context_window": 128000,
                 "tokenizer": {"type": "tiktoken", "encoding": "o200k_base"},
                 "prices": {"input_per_1m": 0.15, "output_per_1m": 0.6},
-                "deployments": [{"name": "fake", "provider": {"type": "openai", "base_url": upstream.url(), "model": "fake-model"}}],
+                "deployments": [
+                    {"name": "fake", "provider": {"type": "openai", "base_url": upstream.url(), "model": "fake-model"}}
+                ],
             }
         ],
         "routes": [{"name": "default", "max_output_tokens": 256, "cost_ceiling_usd": 0.01}],
@@ -127,7 +129,9 @@ async def _load(port: int, path: str, stream: bool, headers: dict[str, str], set
     )
 
 
-def _measure(pid: int, port: int, path: str, stream: bool, headers: dict[str, str], s: Settings) -> tuple[LoadResult, float]:
+def _measure(
+    pid: int, port: int, path: str, stream: bool, headers: dict[str, str], s: Settings
+) -> tuple[LoadResult, float]:
     with measure_tree_cpu(pid) as cpu:
         result = asyncio.run(_load(port, path, stream, headers, s))
     return result, cpu.seconds

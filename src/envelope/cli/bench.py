@@ -22,7 +22,9 @@ def overhead(
     connections: Annotated[int, typer.Option(help="Concurrent keep-alive connections.")] = 64,
     duration: Annotated[float, typer.Option(help="Seconds of load per measurement.")] = 5.0,
     warmup: Annotated[int, typer.Option(help="Requests sent before measuring.")] = 500,
-    stream: Annotated[bool | None, typer.Option(help="Only streaming (--stream) or only non-streaming (--no-stream).")] = None,
+    stream: Annotated[
+        bool | None, typer.Option(help="Only streaming (--stream) or only non-streaming (--no-stream).")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
 ) -> None:
     """Gateway CPU per request, req/s and added latency, non-streaming and streaming."""
@@ -34,7 +36,15 @@ def overhead(
     err_console.print(f"[dim]fake upstream + 1 gateway worker, {connections} connections, {duration:g}s per run…[/dim]")
     rows = run(Settings(connections=connections, duration_s=duration, warmup=warmup), modes)
     if as_json:
-        print(json.dumps([dataclasses.asdict(r) | {"added_p50_ms": r.added_p50_ms, "added_p99_ms": r.added_p99_ms} for r in rows], indent=2))
+        print(
+            json.dumps(
+                [
+                    dataclasses.asdict(r) | {"added_p50_ms": r.added_p50_ms, "added_p99_ms": r.added_p99_ms}
+                    for r in rows
+                ],
+                indent=2,
+            )
+        )
         return
     table = Table(
         "mode", "path", "req/s", "p50 ms", "p99 ms", "added p50 ms", "added p99 ms", "errors",
@@ -42,7 +52,19 @@ def overhead(
     )  # fmt: skip
     for r in rows:
         d, g = r.direct, r.gateway
-        table.add_row(r.mode, "direct", f"{d.rps:,.0f}", f"{d.p50_ms:.2f}", f"{d.p99_ms:.2f}", "", "", str(d.errors), "", "", f"{r.upstream_cpu_us_direct:.0f}")
+        table.add_row(
+            r.mode,
+            "direct",
+            f"{d.rps:,.0f}",
+            f"{d.p50_ms:.2f}",
+            f"{d.p99_ms:.2f}",
+            "",
+            "",
+            str(d.errors),
+            "",
+            "",
+            f"{r.upstream_cpu_us_direct:.0f}",
+        )
         table.add_row(
             "", "via Envelope", f"{g.rps:,.0f}", f"{g.p50_ms:.2f}", f"{g.p99_ms:.2f}", f"{r.added_p50_ms:+.2f}",
             f"{r.added_p99_ms:+.2f}", str(g.errors), f"{r.gateway_cpu_ms:.3f}", f"≤ {TARGET_CPU_MS[r.mode]}",

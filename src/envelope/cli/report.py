@@ -43,5 +43,7 @@ def cost(
         )
     total = sum(line.cost_usd for line in lines)
     table.add_section()
-    table.add_row("total", str(sum(x.requests for x in lines)), str(sum(x.errors for x in lines)), "", "", f"{total:.6f}", "")
+    table.add_row(
+        "total", str(sum(x.requests for x in lines)), str(sum(x.errors for x in lines)), "", "", f"{total:.6f}", ""
+    )
     console.print(table)

@@ -139,7 +139,9 @@ class TenantDoc(Document):
 
 
 class TelemetryDoc(Document):
-    otlp_endpoint: str | None = Field(default=None, description="OTLP/HTTP traces endpoint, e.g. http://127.0.0.1:4318/v1/traces")
+    otlp_endpoint: str | None = Field(
+        default=None, description="OTLP/HTTP traces endpoint, e.g. http://127.0.0.1:4318/v1/traces"
+    )
     sample_ratio: float = Field(default=0.01, ge=0, le=1)
     service_name: str = "envelope"
 

@@ -132,10 +132,10 @@ def plan_output(
         affordable = affordable_output_tokens(prices, input_tokens=input_tokens, ceiling_usd=ceiling)
         if affordable < max_tokens:
             if affordable < min(envelope.min_output_tokens, max_tokens):
+                least = worst_case_usd(prices, input_tokens=input_tokens, max_output_tokens=envelope.min_output_tokens)
                 raise BudgetExceeded(
                     f"The request cannot fit its cost ceiling of ${ceiling:.6f}: input alone with "
-                    f"{envelope.min_output_tokens} output tokens would cost "
-                    f"${worst_case_usd(prices, input_tokens=input_tokens, max_output_tokens=envelope.min_output_tokens):.6f}.",
+                    f"{envelope.min_output_tokens} output tokens would cost ${least:.6f}.",
                     code="cost_ceiling_exceeded",
                 )
             max_tokens = affordable

@@ -11,9 +11,7 @@ def cost_usd(prices: Prices, *, input_tokens: int, output_tokens: int, cached_to
     """Actual cost: cached input tokens are billed at the cached price, the rest at full price."""
     fresh = max(input_tokens - cached_tokens, 0)
     return (
-        fresh * prices.input_per_1m
-        + cached_tokens * prices.cached_input_per_1m
-        + output_tokens * prices.output_per_1m
+        fresh * prices.input_per_1m + cached_tokens * prices.cached_input_per_1m + output_tokens * prices.output_per_1m
     ) / PER
 
 

@@ -98,7 +98,7 @@ class Batcher(Generic[In, Out]):
             for _, future in batch:
                 future.cancel()
             raise
-        except Exception as exc:  # noqa: BLE001 -- relayed to every caller in the batch, not swallowed
+        except Exception as exc:
             for _, future in batch:
                 if not future.done():
                     future.set_exception(exc)

@@ -151,7 +151,8 @@ def _text(words: int) -> _Text:
 
     def tails(finish: bytes) -> tuple[bytes, ...]:
         reasons = [b"null"] * (len(deltas) - 1) + [finish]
-        return tuple(b'%b,"logprobs":null,"finish_reason":%b}]}\n\n' % pair for pair in zip(deltas, reasons))
+        pairs = zip(deltas, reasons, strict=True)
+        return tuple(b'%b,"logprobs":null,"finish_reason":%b}]}\n\n' % pair for pair in pairs)
 
     return _Text(_encode(content), tails(b'"stop"'), tails(b'"length"'))
 
@@ -165,8 +166,7 @@ _CHAT_BODY: Final = (
     b'"usage":{"prompt_tokens":%d,"completion_tokens":%d,"total_tokens":%d}}'
 )
 _CHUNK_PREFIX: Final = (
-    b'data: {"id":"chatcmpl-%d","object":"chat.completion.chunk","created":%d,"model":%b,'
-    b'"choices":[{"index":0,"delta":'
+    b'data: {"id":"chatcmpl-%d","object":"chat.completion.chunk","created":%d,"model":%b,"choices":[{"index":0,"delta":'
 )
 _USAGE_EVENT: Final = (
     b'data: {"id":"chatcmpl-%d","object":"chat.completion.chunk","created":%d,"model":%b,'
@@ -187,8 +187,7 @@ _REASONS: Final = MappingProxyType({
     500: b"Internal Server Error", 501: b"Not Implemented", 503: b"Service Unavailable",
 })  # fmt: skip
 _STREAM_HEAD: Final = (
-    b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\n"
-    b"transfer-encoding: chunked\r\n"
+    b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\ntransfer-encoding: chunked\r\n"
 )
 _LAST_CHUNK: Final = b"0\r\n\r\n"
 
@@ -298,7 +297,9 @@ class _App:
         text = _TEXTS[words - 1]
         if not request.stream:
             finish = b"length" if length else b"stop"
-            return _Json(200, _CHAT_BODY % (rid, created, model, text.content_json, finish, prompt, words, prompt + words))
+            return _Json(
+                200, _CHAT_BODY % (rid, created, model, text.content_json, finish, prompt, words, prompt + words)
+            )
         prefix = _CHUNK_PREFIX % (rid, created, model)
         events = [prefix + tail for tail in (text.length_tails if length else text.stop_tails)]
         options = request.stream_options

@@ -1,8 +1,8 @@
 """Admin API: key management, for admin keys only.
 
-    GET    /admin/keys[?tenant=T]       list keys (never their secrets)
-    POST   /admin/keys                  {"tenant", "route"?, "feature"?, "role"?, "name"?} → the secret, once
-    DELETE /admin/keys/{id}             revoke
+GET    /admin/keys[?tenant=T]       list keys (never their secrets)
+POST   /admin/keys                  {"tenant", "route"?, "feature"?, "role"?, "name"?} → the secret, once
+DELETE /admin/keys/{id}             revoke
 """
 
 from __future__ import annotations
@@ -62,7 +62,13 @@ async def create_key(request: Request) -> Response:
     assert gateway.store is not None
     ask: KeyRequest = convert(decode_object(await request.body()), KeyRequest)
     record, secret = await keys.issue(
-        gateway.store, gateway.config, tenant=ask.tenant, role=ask.role, route=ask.route, feature=ask.feature, name=ask.name
+        gateway.store,
+        gateway.config,
+        tenant=ask.tenant,
+        role=ask.role,
+        route=ask.route,
+        feature=ask.feature,
+        name=ask.name,
     )
     return _json(_public(record) | {"key": secret}, status=201)
 

@@ -6,11 +6,11 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
+import msgspec
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-import msgspec
 from envelope.errors import EnvelopeError, ErrorBody, ErrorDetail, MethodNotAllowed, NotFound
 
 log = logging.getLogger("envelope.http")

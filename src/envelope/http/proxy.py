@@ -77,7 +77,9 @@ class ProxyRoutes:
         except EnvelopeError as exc:
             ctx.fail(exc)
             await chain.finish(ctx)
-            await _answer(send, exc.status, exc.encode(), _encode_headers(report.headers(ctx, final=True) | exc.headers))
+            await _answer(
+                send, exc.status, exc.encode(), _encode_headers(report.headers(ctx, final=True) | exc.headers)
+            )
             return
         if ctx.stream:
             await _stream(send, relay(ctx, chain.finish), _SSE + _encode_headers(report.headers(ctx, final=False)))

@@ -8,6 +8,7 @@ left. A failed batch stays buffered and is retried on the next flush.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 from envelope.ledger.record import LedgerRecord
@@ -53,10 +54,8 @@ class LedgerWriter:
 
     async def _run(self) -> None:
         while not self._closing:
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._interval)
-            except TimeoutError:
-                pass
             self._wake.clear()
             try:
                 await self.flush()

@@ -21,7 +21,7 @@ Operation = Literal["chat", "embeddings"]
 
 
 class RequestContext:
-    __slots__ = (
+    __slots__ = (  # noqa: RUF023 (grouped by the stage that fills them)
         "request_id", "operation", "headers", "started", "started_wall", "body", "sampled", "spans",
         # authenticate
         "key", "tenant", "route_name", "feature",

@@ -46,8 +46,9 @@ class Infer:
             return
         if failures:
             raise failures[-1]
+        budget = ctx.envelope.deadline_ms if ctx.envelope else 0
         raise UpstreamTimeout(
-            f"The latency budget of {ctx.envelope.deadline_ms if ctx.envelope else 0:g} ms was spent before any attempt.",
+            f"The latency budget of {budget:g} ms was spent before any attempt.",
             code="latency_budget_exhausted",
         )
 

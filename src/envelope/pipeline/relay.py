@@ -33,7 +33,9 @@ async def relay(ctx: RequestContext, finish: Callable[[RequestContext], Awaitabl
             try:
                 chunk = _chunk.decode(data)
             except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-                raise UpstreamFailed(f"Malformed stream chunk from the upstream: {exc}", code="upstream_malformed") from exc
+                raise UpstreamFailed(
+                    f"Malformed stream chunk from the upstream: {exc}", code="upstream_malformed"
+                ) from exc
             if chunk.error is not None:
                 raise UpstreamFailed(f"The upstream failed mid-stream: {chunk.error.get('message', chunk.error)}")
             last = chunk

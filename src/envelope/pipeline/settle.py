@@ -39,7 +39,9 @@ class Settle:
                     count_output(ctx)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             name = ctx.deployment.doc.name if ctx.deployment else "?"
-            raise UpstreamFailed(f"Deployment {name!r} answered with malformed JSON: {exc}", code="upstream_malformed") from exc
+            raise UpstreamFailed(
+                f"Deployment {name!r} answered with malformed JSON: {exc}", code="upstream_malformed"
+            ) from exc
         price(ctx)
 
 

@@ -76,7 +76,9 @@ class OpenAIHTTP:
                 code="stream_truncated",
             ) from exc
         except TimeoutError as exc:
-            raise UpstreamTimeout(f"Deployment {self.name!r} went silent for more than {timeouts.idle:g}s mid-stream.") from exc
+            raise UpstreamTimeout(
+                f"Deployment {self.name!r} went silent for more than {timeouts.idle:g}s mid-stream."
+            ) from exc
         except (aiohttp.ClientError, OSError, ValueError) as exc:  # ValueError: an over-long line
             raise UpstreamFailed(f"Deployment {self.name!r} stream failed: {_describe(exc)}") from exc
         raise UpstreamFailed(

@@ -7,7 +7,7 @@ from collections import defaultdict
 
 from envelope.keys import KeyRecord
 from envelope.ledger.record import LedgerRecord
-from envelope.store.ports import CostLine, GroupBy
+from envelope.store.ports import Conflict, CostLine, GroupBy
 
 
 class MemoryStore:
@@ -24,7 +24,7 @@ class MemoryStore:
 
     async def add(self, record: KeyRecord, digest: str) -> None:
         if digest in self._keys or any(k.id == record.id for k in self._keys.values()):
-            raise ValueError(f"key {record.id} exists")
+            raise Conflict(f"key {record.id} exists")
         self._keys[digest] = record
 
     async def find(self, digest: str) -> KeyRecord | None:
@@ -44,7 +44,7 @@ class MemoryStore:
     async def append(self, records: list[LedgerRecord]) -> None:
         ids = [r.request_id for r in records]
         if len(set(ids)) != len(ids) or self._ids.intersection(ids):
-            raise ValueError("a ledger batch repeats a request id")  # like the SQL primary key: all or nothing
+            raise Conflict("a ledger batch repeats a request id")  # like the SQL primary key: all or nothing
         self._ledger.extend(records)
         self._ids.update(ids)
 

@@ -11,6 +11,10 @@ from envelope.ledger.record import LedgerRecord
 GroupBy = Literal["tenant", "route", "feature", "model"]
 
 
+class Conflict(Exception):
+    """A write that would duplicate a unique value (a key digest or id, a request id)."""
+
+
 @dataclass(frozen=True, slots=True)
 class CostLine:
     """One line of a cost report: totals for one group."""

@@ -10,11 +10,12 @@ from typing import Any
 import msgspec
 from sqlalchemy import Integer as Integer_
 from sqlalchemy import event, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from envelope.keys import KeyRecord
 from envelope.ledger.record import LedgerRecord
-from envelope.store.ports import CostLine, GroupBy
+from envelope.store.ports import Conflict, CostLine, GroupBy
 from envelope.store.schema import api_keys, ledger, metadata
 
 _KEY_FIELDS = ("id", "tenant", "role", "route", "feature", "name", "created_at", "revoked_at")
@@ -49,12 +50,17 @@ class SQLStore:
 
     async def add(self, record: KeyRecord, digest: str) -> None:
         values = {f: getattr(record, f) for f in _KEY_FIELDS}
-        async with self.engine.begin() as conn:
-            await conn.execute(insert(api_keys).values(digest=digest, **values))
+        try:
+            async with self.engine.begin() as conn:
+                await conn.execute(insert(api_keys).values(digest=digest, **values))
+        except IntegrityError as exc:
+            raise Conflict(f"key {record.id} exists") from exc
 
     async def find(self, digest: str) -> KeyRecord | None:
         async with self.engine.connect() as conn:
-            row = (await conn.execute(select(*[api_keys.c[f] for f in _KEY_FIELDS]).where(api_keys.c.digest == digest))).first()
+            row = (
+                await conn.execute(select(*[api_keys.c[f] for f in _KEY_FIELDS]).where(api_keys.c.digest == digest))
+            ).first()
         return KeyRecord(**row._mapping) if row else None
 
     async def revoke(self, key_id: str, at: float) -> bool:
@@ -80,15 +86,21 @@ class SQLStore:
         # Plain driver executemany with tuples: SQLAlchemy's per-row parameter processing
         # cost more than the insert itself at thousands of rows a second.
         rows = [msgspec.structs.astuple(r) for r in records]
-        async with self.engine.begin() as conn:
-            await conn.exec_driver_sql(self._insert_sql(), rows)
+        try:
+            async with self.engine.begin() as conn:
+                await conn.exec_driver_sql(self._insert_sql(), rows)
+        except IntegrityError as exc:
+            raise Conflict("a ledger batch repeats a request id") from exc
 
     def _insert_sql(self) -> str:
         if self._ledger_insert is None:
             names = [c.name for c in ledger.columns]
             assert names == list(LedgerRecord.__struct_fields__), "ledger columns follow LedgerRecord's fields"
             style = self.engine.dialect.paramstyle
-            marks = [f"${i}" if style == "numeric_dollar" else "%s" if style == "format" else "?" for i in range(1, len(names) + 1)]
+            marks = [
+                f"${i}" if style == "numeric_dollar" else "%s" if style == "format" else "?"
+                for i in range(1, len(names) + 1)
+            ]
             self._ledger_insert = f"INSERT INTO ledger ({', '.join(names)}) VALUES ({', '.join(marks)})"
         return self._ledger_insert
 
@@ -136,5 +148,3 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.close()
-
-

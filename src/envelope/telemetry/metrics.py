@@ -22,17 +22,29 @@ class Metrics:
         r = self.registry
         self.requests = Counter("envelope_requests", "Requests answered", [*LABELS, "status"], registry=r)
         self.latency = Histogram(
-            "envelope_request_duration_seconds", "Request latency, end to end", LABELS, buckets=LATENCY_BUCKETS, registry=r
+            "envelope_request_duration_seconds",
+            "Request latency, end to end",
+            LABELS,
+            buckets=LATENCY_BUCKETS,
+            registry=r,
         )
         self.ttft = Histogram(
-            "envelope_time_to_first_token_seconds", "Time to first token of streams", LABELS, buckets=LATENCY_BUCKETS, registry=r
+            "envelope_time_to_first_token_seconds",
+            "Time to first token of streams",
+            LABELS,
+            buckets=LATENCY_BUCKETS,
+            registry=r,
         )
         self.tokens = Counter("envelope_tokens", "Tokens processed", [*LABELS, "kind"], registry=r)
         self.cost = Counter("envelope_cost_usd", "Cost in USD", LABELS, registry=r)
         self.errors = Counter("envelope_errors", "Failed requests by error code", [*LABELS, "code"], registry=r)
         self.degradations = Counter("envelope_degradations", "Degradations applied", [*LABELS, "kind"], registry=r)
         self.upstream = Histogram(
-            "envelope_upstream_duration_seconds", "Upstream time per deployment", ["deployment"], buckets=LATENCY_BUCKETS, registry=r
+            "envelope_upstream_duration_seconds",
+            "Upstream time per deployment",
+            ["deployment"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
         )
         self._children: dict[tuple[str, ...], tuple[Any, ...]] = {}
         self._outcomes: dict[tuple[str, ...], Any] = {}
