@@ -164,3 +164,60 @@ def test_tree_cpu_counts_descendants() -> None:
 def test_missing_process() -> None:
     with pytest.raises(ProcessLookupError):
         tree_cpu_seconds(2**22 + 12345)
+
+
+# --- open loop (rate) -----------------------------------------------------------------------
+
+
+async def test_rate_paces_requests(fake_upstream: FakeUpstream) -> None:
+    result = await _load(fake_upstream, CHAT, requests=None, duration_s=1.0, rate=500)
+    assert result.errors == 0
+    assert 450 <= result.count <= 550
+    assert 450 <= result.rps <= 550
+    _assert_ordered(result)
+
+
+async def test_rate_latency_counts_queueing(fake_upstream: FakeUpstream) -> None:
+    # 4 connections of a 50 ms upstream carry at most 80 req/s: offered 200 req/s, requests queue for a connection,
+    # and latency from the schedule shows it (the last of 60, due at 0.3 s, ends near 0.75 s: about 450 ms)
+    path = "/fault/delay-50/v1/chat/completions"
+    paced = await _load(fake_upstream, CHAT, path=path, connections=4, requests=60, rate=200)
+    assert (paced.count, paced.errors) == (60, 0)
+    assert paced.p99_ms > 250
+    assert paced.elapsed_s >= 0.7 and paced.rps < 90
+    closed = await _load(fake_upstream, CHAT, path=path, connections=4, requests=20)  # the same server, closed loop
+    assert closed.p99_ms < 150 < paced.p50_ms
+
+
+async def test_rate_warmup_is_not_counted(fake_upstream: FakeUpstream) -> None:
+    result = await _load(fake_upstream, STREAM, stream=True, requests=200, warmup=100, rate=2000)
+    assert (result.count, result.errors) == (200, 0)
+    assert result.ttft_p50_ms is not None and 0 < result.ttft_p50_ms <= result.p50_ms
+    assert result.elapsed_s >= 0.099  # the measured part of the schedule alone lasts 0.1 s
+
+
+async def test_rate_requests_waiting_past_the_timeout_fail(fake_upstream: FakeUpstream) -> None:
+    # one connection hangs; the requests due meanwhile wait for it longer than the timeout and fail unsent
+    started = time.perf_counter()
+    result = await _load(fake_upstream, CHAT, path="/fault/hang/v1/chat/completions", connections=1, requests=20,
+                         rate=100, request_timeout_s=0.2)  # fmt: skip
+    assert (result.count, result.errors) == (0, 20)
+    assert time.perf_counter() - started < 2
+
+
+async def test_rate_refused_connections_are_errors() -> None:
+    result = await run_load(host="127.0.0.1", port=free_port(), path="/", body=b"", headers={}, method="GET",
+                            connections=2, requests=6, duration_s=None, stream=False, rate=200)  # fmt: skip
+    assert (result.count, result.errors) == (0, 6)
+
+
+async def test_rate_read_until_close_and_reconnect(closing_server: int) -> None:
+    result = await run_load(host="127.0.0.1", port=closing_server, path="/", body=b"", headers={}, method="GET",
+                            connections=3, requests=30, duration_s=None, stream=False, rate=300)  # fmt: skip
+    assert (result.count, result.errors) == (30, 0)
+
+
+@pytest.mark.parametrize("rate", [0, -5, float("inf"), float("nan")])
+async def test_rate_must_be_positive(fake_upstream: FakeUpstream, rate: float) -> None:
+    with pytest.raises(ValueError):
+        await _load(fake_upstream, CHAT, rate=rate)

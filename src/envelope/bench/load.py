@@ -303,8 +303,9 @@ class _PacedConnection(_Connection):
 
     def send(self, phase: _Phase, due_ns: int, now_ns: int) -> None:
         transport = self._transport
-        if transport is None:  # never idle without a transport, but keep mypy and the run sound
+        if transport is None:  # not expected (lost connections are skipped), but never strand a request
             phase.errors += 1
+            self._finish(False)
             return
         self.phase = phase
         self.sent_ns = due_ns
@@ -332,15 +333,18 @@ class _PacedConnection(_Connection):
 class _Pacer:
     """The schedule of an open-loop run: warm-up requests, then the measured ones.
 
-    Request i is due at `start_ns + i * interval_ns`. A due request goes to an idle
-    connection at once; while none is idle it waits (in the count `issued..`, not in
-    a queue) for the next connection to finish a response. Whenever a connection is
-    idle and requests remain, one timer is armed for the next due time. A request
-    that waited longer than the timeout for a connection is an error and is not sent.
+    Request i is due at `start_ns + i * interval_ns`; `issued` is the next one to send.
+    Due requests that no connection is free for are not queued anywhere: they are the
+    indices from `issued` up to the current time, and a connection that finishes a
+    response takes the next of them itself. While some connection is idle and requests
+    remain, one timer is armed for the next due time; each tick hands every request
+    already due to an idle connection. A request that waited longer than the timeout
+    for a connection is an error and is not sent.
     """
 
-    def __init__(self, warmup_phase: _Phase, phase: _Phase, *, rate: float, warmup: int, measured: int,
-                 timeout_s: float) -> None:  # fmt: skip
+    def __init__(
+        self, warmup_phase: _Phase, phase: _Phase, *, rate: float, warmup: int, measured: int, timeout_s: float
+    ) -> None:
         self.warmup_phase = warmup_phase
         self.phase = phase
         self.interval_ns = 1e9 / rate
