@@ -215,7 +215,7 @@ class _Connection(asyncio.Protocol):
                 pos = self._parse_head(buffer)
                 if pos < 0:
                     return
-            elif state == _LENGTH or state == _CHUNK_DATA:
+            elif state in (_LENGTH, _CHUNK_DATA):
                 available = len(buffer) - pos
                 if available < self._remaining:
                     self._remaining -= available
@@ -227,7 +227,7 @@ class _Connection(asyncio.Protocol):
                     self._complete(time.perf_counter_ns())
                     break
                 self._state = _CHUNK_SIZE
-            elif state == _CHUNK_SIZE or state == _TRAILER:
+            elif state in (_CHUNK_SIZE, _TRAILER):
                 end = buffer.find(b"\r\n", pos)
                 if end < 0:
                     break

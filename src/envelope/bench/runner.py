@@ -10,6 +10,10 @@ same connections and requests, and reports:
 - req/s and p50/p99 latency of each, and the latency the gateway adds;
 - gateway CPU per request: CPU seconds of the gateway's process tree during the run
   (from /proc, so independent of the load generator's own cost) / requests served.
+
+Closed-loop runs saturate the gateway's one core, so their latency is mostly queueing.
+The added latency that matters is measured at a fixed offered rate below capacity
+(`--rate`, open loop, latency counted from each request's scheduled send time).
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ class Settings:
     duration_s: float = 5.0
     warmup: int = 500
     trace_ratio: float = 0.01
+    rate: float | None = 1000.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +119,9 @@ def otlp_sink() -> Iterator[int]:
         server.shutdown()
 
 
-async def _load(port: int, path: str, stream: bool, headers: dict[str, str], settings: Settings) -> LoadResult:
+async def _load(
+    port: int, path: str, stream: bool, headers: dict[str, str], settings: Settings, rate: float | None = None
+) -> LoadResult:
     return await run_load(
         host="127.0.0.1",
         port=port,
@@ -126,26 +133,30 @@ async def _load(port: int, path: str, stream: bool, headers: dict[str, str], set
         duration_s=settings.duration_s,
         stream=stream,
         warmup=settings.warmup,
+        rate=rate,
     )
 
 
 def _measure(
-    pid: int, port: int, path: str, stream: bool, headers: dict[str, str], s: Settings
+    pid: int, port: int, stream: bool, headers: dict[str, str], s: Settings, rate: float | None
 ) -> tuple[LoadResult, float]:
     with measure_tree_cpu(pid) as cpu:
-        result = asyncio.run(_load(port, path, stream, headers, s))
+        result = asyncio.run(_load(port, "/v1/chat/completions", stream, headers, s, rate))
     return result, cpu.seconds
 
 
-def bench_mode(upstream: FakeUpstream, gateway: GatewayProcess, stream: bool, s: Settings) -> Row:
-    direct, up_direct = _measure(upstream.proc.pid, upstream.port, "/v1/chat/completions", stream, {}, s)
+def bench_mode(
+    upstream: FakeUpstream, gateway: GatewayProcess, stream: bool, s: Settings, rate: float | None = None
+) -> Row:
+    direct, up_direct = _measure(upstream.proc.pid, upstream.port, stream, {}, s, rate)
     auth = {"authorization": f"Bearer {gateway.key}"}
     with measure_tree_cpu(upstream.proc.pid) as up_cpu:
-        through, gw_cpu = _measure(gateway.proc.pid, gateway.port, "/v1/chat/completions", stream, auth, s)
+        through, gw_cpu = _measure(gateway.proc.pid, gateway.port, stream, auth, s, rate)
     # CPU spans include the warm-up requests; count them too
     served = through.count + s.warmup
+    mode = "streaming (20 chunks)" if stream else "non-streaming"
     return Row(
-        mode="streaming (20 chunks)" if stream else "non-streaming",
+        mode=mode if rate is None else f"{mode} at {rate:g} req/s",
         direct=direct,
         gateway=through,
         gateway_cpu_ms=gw_cpu * 1000.0 / max(served, 1),
@@ -162,7 +173,10 @@ def run(settings: Settings, modes: tuple[bool, ...] = (False, True)) -> list[Row
                 Path(tmp), bench_config(upstream, otlp_port, settings.trace_ratio), env={"OPENBLAS_NUM_THREADS": "1"}
             )
             try:
-                return [bench_mode(upstream, gateway, stream, settings) for stream in modes]
+                rows = [bench_mode(upstream, gateway, stream, settings) for stream in modes]
+                if settings.rate is not None:
+                    rows.append(bench_mode(upstream, gateway, False, settings, settings.rate))
+                return rows
             finally:
                 gateway.stop()
     finally:

@@ -13,7 +13,14 @@ from envelope.cli.common import console, err_console
 
 app = typer.Typer(help="Benchmarks that print figures.", invoke_without_command=True)
 
-TARGET_CPU_MS = {"non-streaming": 0.5, "streaming (20 chunks)": 1.0}
+
+def target(mode: str) -> str:
+    """DESIGN.md's targets: at full load, 0.5 ms of gateway CPU a request (1 ms streaming);
+    below capacity, at most 5 ms added p99 latency. (Below capacity the CPU per request
+    is higher: the event loop wakes for nearly every request instead of batching them.)"""
+    if " at " in mode:
+        return "added p99 ≤ 5 ms"
+    return "CPU ≤ 1.0 ms" if mode.startswith("streaming") else "CPU ≤ 0.5 ms"
 
 
 @app.callback()
@@ -22,6 +29,7 @@ def overhead(
     connections: Annotated[int, typer.Option(help="Concurrent keep-alive connections.")] = 64,
     duration: Annotated[float, typer.Option(help="Seconds of load per measurement.")] = 5.0,
     warmup: Annotated[int, typer.Option(help="Requests sent before measuring.")] = 500,
+    rate: Annotated[float, typer.Option(help="Offered req/s of the fixed-rate latency run (0 skips it).")] = 1000.0,
     stream: Annotated[
         bool | None, typer.Option(help="Only streaming (--stream) or only non-streaming (--no-stream).")
     ] = None,
@@ -34,7 +42,8 @@ def overhead(
 
     modes = (False, True) if stream is None else (stream,)
     err_console.print(f"[dim]fake upstream + 1 gateway worker, {connections} connections, {duration:g}s per run…[/dim]")
-    rows = run(Settings(connections=connections, duration_s=duration, warmup=warmup), modes)
+    settings = Settings(connections=connections, duration_s=duration, warmup=warmup, rate=rate or None)
+    rows = run(settings, modes)
     if as_json:
         print(
             json.dumps(
@@ -67,7 +76,7 @@ def overhead(
         )
         table.add_row(
             "", "via Envelope", f"{g.rps:,.0f}", f"{g.p50_ms:.2f}", f"{g.p99_ms:.2f}", f"{r.added_p50_ms:+.2f}",
-            f"{r.added_p99_ms:+.2f}", str(g.errors), f"{r.gateway_cpu_ms:.3f}", f"≤ {TARGET_CPU_MS[r.mode]}",
+            f"{r.added_p99_ms:+.2f}", str(g.errors), f"{r.gateway_cpu_ms:.3f}", target(r.mode),
             f"{r.upstream_cpu_us_gateway:.0f}",
         )  # fmt: skip
     console.print(table)

@@ -1,0 +1,24 @@
+"""`envelope bench` runs end to end and prints its figures (no timing is asserted)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+
+def test_bench_prints_figures_for_each_mode() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "envelope.cli.main", "bench", "--duration", "0.5", "--warmup", "20",
+         "--connections", "8", "--rate", "200", "--json"],
+        capture_output=True, text=True, timeout=180,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    rows = json.loads(out.stdout)
+    assert [r["mode"] for r in rows] == ["non-streaming", "streaming (20 chunks)", "non-streaming at 200 req/s"]
+    for row in rows:
+        for side in ("direct", "gateway"):
+            assert row[side]["count"] > 0 and row[side]["errors"] == 0
+            assert 0 < row[side]["p50_ms"] <= row[side]["p99_ms"]
+        assert row["gateway_cpu_ms"] > 0
+    assert rows[1]["gateway"]["ttft_p50_ms"] is not None
