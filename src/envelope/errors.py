@@ -8,7 +8,8 @@
     │   ├── PermissionDenied    403    a tenant key on an admin endpoint, a route not allowed
     │   ├── NotFound            404    unknown model, route or object
     │   ├── MethodNotAllowed    405
-    │   └── BudgetExceeded      400    the envelope cannot be met (input cap, cost ceiling)
+    │   ├── BudgetExceeded      400    the envelope cannot be met (input cap, cost ceiling)
+    │   └── ClientClosed        499    the client went away mid-answer (ledger only)
     └── UpstreamError (5xx)            the model side is at fault
         ├── UpstreamFailed      502    5xx, refused connection, malformed answer
         ├── UpstreamTimeout     504    the latency budget ran out
@@ -102,6 +103,13 @@ class MethodNotAllowed(ClientError):
 class BudgetExceeded(ClientError):
     status = 400
     default_code = "envelope_budget_exceeded"
+
+
+class ClientClosed(ClientError):
+    """Never sent (nobody is listening); it marks an abandoned request in the ledger."""
+
+    status = 499
+    default_code = "client_closed_request"
 
 
 class UpstreamError(EnvelopeError):

@@ -4,6 +4,7 @@ OpenAI's shape (502/504), or falls back to the next deployment, and is in the le
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import openai
@@ -132,3 +133,43 @@ def test_stream_without_usage_is_counted_by_envelope(gateway: Gateway) -> None:
     # counted with the model's own tokenizer (o200k): "word" and " word" are one token each
     assert row["output_tokens"] == len(text.split()) == 12
     assert row["ttft_ms"] is not None and row["ttft_ms"] <= row["latency_ms"]
+
+
+def test_a_silent_stream_is_cut_at_the_idle_timeout_with_an_error_event(
+    fake_upstream: FakeUpstream, tmp_path: Path
+) -> None:
+    doc = {
+        "models": [model("m-drip", fake_upstream.url("slow-stream-1000"), idle_s=0.3)],
+        "routes": [{"name": "default"}],
+        "tenants": [{"name": "acme"}],
+    }
+    gw = start_gateway(tmp_path, doc)
+    try:
+        stream = client(gw).chat.completions.create(model="m-drip", messages=MESSAGES, stream=True)
+        with pytest.raises(openai.APIError, match="silent"):
+            for _ in stream:
+                pass
+        row = gw.ledger_row(stream.response.headers["x-envelope-request-id"])
+        assert (row["status"], row["error_code"]) == (504, "upstream_timeout")
+    finally:
+        gw.stop()
+
+
+def test_a_client_leaving_mid_stream_is_recorded_as_abandoned(fake_upstream: FakeUpstream, tmp_path: Path) -> None:
+    doc = {
+        "models": [model("m-drip", fake_upstream.url("slow-stream-150"))],
+        "routes": [{"name": "default"}],
+        "tenants": [{"name": "acme"}],
+    }
+    gw = start_gateway(tmp_path, doc)
+    try:
+        stream = client(gw).chat.completions.create(model="m-drip", messages=MESSAGES, stream=True)
+        first = next(iter(stream))
+        assert first.choices
+        request_id = stream.response.headers["x-envelope-request-id"]
+        stream.close()  # the client goes away after the first chunk
+        row = gw.ledger_row(request_id)
+        assert (row["status"], row["error_code"]) == (499, "client_closed_request")
+        assert row["latency_ms"] < 2000  # noticed at the next chunk, not after the whole answer (20 × 150 ms)
+    finally:
+        gw.stop()

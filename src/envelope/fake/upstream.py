@@ -19,6 +19,8 @@ deployment's `base_url` picks it):
     /fault/delay-{ms}                     waits ms before answering (headers included)
     /fault/slow-first-token-{ms}          streams: headers at once, first chunk after ms;
                                           otherwise like delay-{ms}
+    /fault/slow-stream-{ms}               streams: headers at once, then one event every
+                                          ms (a long, live stream); otherwise like delay-{ms}
     /fault/cut                            streams: two content chunks, then the
                                           connection closes (no terminating chunk, no
                                           [DONE]); otherwise a Content-Length larger
@@ -69,7 +71,7 @@ MAX_HEAD_BYTES: Final = 64 * 1024
 MAX_BODY_BYTES: Final = 16 * 1024 * 1024
 _FAULT_CACHE_SIZE: Final = 256
 
-FaultKind = Literal["status", "hang", "delay", "slow-first-token", "cut", "malformed", "no-usage"]
+FaultKind = Literal["status", "hang", "delay", "slow-first-token", "slow-stream", "cut", "malformed", "no-usage"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +87,13 @@ def parse_fault(name: str) -> Fault | None:
     """The fault named by a path segment (`status-503`, `delay-250`, `hang`...), or None."""
     if name in ("hang", "cut", "malformed", "no-usage"):
         return Fault(name)  # type: ignore[arg-type]  # narrowed by the tuple above
-    for prefix, kind in (("status-", "status"), ("delay-", "delay"), ("slow-first-token-", "slow-first-token")):
+    prefixes = (
+        ("status-", "status"),
+        ("delay-", "delay"),
+        ("slow-first-token-", "slow-first-token"),
+        ("slow-stream-", "slow-stream"),
+    )
+    for prefix, kind in prefixes:
         number = name.removeprefix(prefix)
         if number != name and number.isdigit():
             value = int(number)
@@ -447,7 +455,7 @@ class _Connection(asyncio.Protocol):
             self._write(_json_response(reply, keep_alive=keep_alive), keep_alive)
         elif fault.kind == "cut":
             self._write(_json_response(reply, keep_alive=False, extra_length=64), False)
-        else:  # delay, slow-first-token
+        else:  # delay, slow-first-token, slow-stream
             self._later(fault.delay_s, _json_response(reply, keep_alive=keep_alive), keep_alive)
 
     def _send_stream(self, reply: _Stream, fault: Fault | None, keep_alive: bool) -> None:
@@ -462,6 +470,10 @@ class _Connection(asyncio.Protocol):
             assert fault is not None and self._transport is not None
             self._transport.write(head)
             self._later(fault.delay_s, _chunks(reply.events) + _LAST_CHUNK, keep_alive)
+        elif kind == "slow-stream":
+            assert fault is not None and self._transport is not None
+            self._transport.write(head)
+            self._drip(list(reply.events), fault.delay_s, keep_alive)
         else:
             self._write(head + _chunks(reply.events) + _LAST_CHUNK, keep_alive)
 
@@ -477,6 +489,17 @@ class _Connection(asyncio.Protocol):
     def _later(self, delay_s: float, data: bytes, keep_alive: bool) -> None:
         self._busy = True
         self._timer = self._app.loop.call_later(delay_s, self._resume, data, keep_alive)
+
+    def _drip(self, events: list[bytes], delay_s: float, keep_alive: bool) -> None:
+        """Send one event now and the rest one every `delay_s`, then end the stream."""
+        if not events:
+            self._resume(_LAST_CHUNK, keep_alive)
+            return
+        if self._transport is None or self._transport.is_closing():
+            return
+        self._transport.write(_chunks(events[:1]))
+        self._busy = True
+        self._timer = self._app.loop.call_later(delay_s, self._drip, events[1:], delay_s, keep_alive)
 
     def _resume(self, data: bytes, keep_alive: bool) -> None:
         self._timer = None
@@ -536,7 +559,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="python -m envelope.fake.upstream",
         description="A fast OpenAI-compatible fake upstream with fault injection by path prefix "
-        "(/fault/{status-NNN|hang|delay-MS|slow-first-token-MS|cut|malformed|no-usage}/v1/...).",
+        "(/fault/{status-NNN|hang|delay-MS|slow-first-token-MS|slow-stream-MS|cut|malformed|no-usage}/v1/...).",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8089, help="port to bind; 0 picks a free one (default 8089)")

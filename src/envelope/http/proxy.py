@@ -9,6 +9,7 @@ app. Errors still get OpenAI's shape from `errors.py`.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import logging
 import os
@@ -82,7 +83,8 @@ class ProxyRoutes:
             )
             return
         if ctx.stream:
-            await _stream(send, relay(ctx, chain.finish), _SSE + _encode_headers(report.headers(ctx, final=False)))
+            headers = _SSE + _encode_headers(report.headers(ctx, final=False))
+            await _stream(send, receive, relay(ctx, chain.finish), headers)
             return
         await chain.finish(ctx)
         body = ctx.answer or b""
@@ -125,15 +127,28 @@ async def _answer(send: Send, status: int, body: bytes, headers: list[tuple[byte
     await send({"type": "http.response.body", "body": body})
 
 
-async def _stream(send: Send, chunks: AsyncIterator[bytes], headers: list[tuple[bytes, bytes]]) -> None:
-    """Relay SSE chunks as they come. If the client goes away, `send` raises; closing the
-    relay then records the request as abandoned (status 499) and releases the upstream."""
-    await send({"type": "http.response.start", "status": 200, "headers": headers})
+async def _stream(
+    send: Send, receive: Receive, chunks: AsyncIterator[bytes], headers: list[tuple[bytes, bytes]]
+) -> None:
+    """Relay SSE chunks as they come. The server does not fail `send` when the client has
+    gone, so a watcher listens for the disconnect; at the next chunk the relay is closed,
+    which releases the upstream connection and records the request as abandoned (499)."""
+    gone = asyncio.ensure_future(_disconnect(receive))
     try:
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
         async for chunk in chunks:
+            if gone.done():
+                log.debug("client went away mid-stream")
+                return
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
         await send({"type": "http.response.body", "body": b""})
     except OSError:
         log.debug("client went away mid-stream")
     finally:
+        gone.cancel()
         await chunks.aclose()  # type: ignore[attr-defined]
+
+
+async def _disconnect(receive: Receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass

@@ -12,14 +12,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import msgspec
 
-from envelope.errors import EnvelopeError, UpstreamFailed
+from envelope.errors import ClientClosed, EnvelopeError, UpstreamFailed
 from envelope.pipeline.context import RequestContext
 from envelope.pipeline.settle import apply_usage, count_output, price
 from envelope.wire import ChunkView
 
 _chunk = msgspec.json.Decoder(ChunkView)
 DONE = b"data: [DONE]\n\n"
-CLIENT_CLOSED = 499  # nginx's code for "client closed the request", as the ledger status
 
 
 async def relay(ctx: RequestContext, finish: Callable[[RequestContext], Awaitable[None]]) -> AsyncIterator[bytes]:
@@ -65,7 +64,7 @@ async def relay(ctx: RequestContext, finish: Callable[[RequestContext], Awaitabl
         yield b"data: " + exc.encode() + b"\n\n"
     finally:
         if not ended:  # the client went away mid-stream
-            ctx.status = CLIENT_CLOSED
+            ctx.fail(ClientClosed("The client closed the stream before it ended."))
             count_output(ctx)
             price(ctx)
         await finish(ctx)
