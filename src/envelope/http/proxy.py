@@ -83,8 +83,8 @@ class ProxyRoutes:
             )
             return
         if ctx.stream:
-            headers = _SSE + _encode_headers(report.headers(ctx, final=False))
-            await _stream(send, receive, relay(ctx, chain.finish), headers)
+            sse_headers = _SSE + _encode_headers(report.headers(ctx, final=False))
+            await _stream(send, receive, relay(ctx, chain.finish), sse_headers)
             return
         await chain.finish(ctx)
         body = ctx.answer or b""
