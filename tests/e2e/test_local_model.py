@@ -130,3 +130,36 @@ def test_report_cost_cli_reads_the_ledger(gateway: Gateway, tmp_path: Path) -> N
     )
     assert out.returncode == 0, out.stderr
     assert "smollm2" in out.stdout
+
+
+def test_two_workers_start_one_local_model_server(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    port = free_port()
+    doc = yaml.safe_load(loader.sample_config_path().read_text())
+    doc["gateway"] = {"workers": 2}
+    doc["models"][0]["deployments"][0]["provider"]["port"] = port
+    gw = start_gateway(tmp_path, doc)
+    try:
+        c = client(gw)
+        with ThreadPoolExecutor(4) as pool:
+            replies = list(
+                pool.map(
+                    lambda _: c.chat.completions.create(model="smollm2", messages=QUESTION, max_tokens=4), range(4)
+                )
+            )
+        assert all(r.choices[0].message.content is not None for r in replies)
+        servers = [
+            p for p in Path("/proc").iterdir()
+            if p.name.isdigit() and _cmdline(p).count(f"--port\\x00{port}\\x00") == 1 and "llama_cpp.server" in _cmdline(p)
+        ]  # fmt: skip
+        assert len(servers) == 1
+    finally:
+        gw.stop()
+
+
+def _cmdline(proc: Path) -> str:
+    try:
+        return (proc / "cmdline").read_bytes().decode(errors="replace").replace("\x00", "\\x00")
+    except OSError:
+        return ""

