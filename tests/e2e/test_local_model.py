@@ -149,10 +149,8 @@ def test_two_workers_start_one_local_model_server(tmp_path: Path) -> None:
                 )
             )
         assert all(r.choices[0].message.content is not None for r in replies)
-        servers = [
-            p for p in Path("/proc").iterdir()
-            if p.name.isdigit() and _cmdline(p).count(f"--port\\x00{port}\\x00") == 1 and "llama_cpp.server" in _cmdline(p)
-        ]  # fmt: skip
+        ours = f"--port\\x00{port}\\x00"
+        servers = [p for p in Path("/proc").iterdir() if "llama_cpp.server" in _cmdline(p) and ours in _cmdline(p)]
         assert len(servers) == 1
     finally:
         gw.stop()
