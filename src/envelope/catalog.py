@@ -7,7 +7,7 @@ import logging
 from dataclasses import dataclass, field
 
 from envelope.config.documents import ConfigSet, Deployment, ModelDoc, RouteDoc, TenantDoc
-from envelope.errors import NotFound, PermissionDenied
+from envelope.errors import EnvelopeError, NotFound, PermissionDenied
 from envelope.providers.base import Provider
 from envelope.tokens.counter import EstimateCounter, TokenCounter, counter_for
 
@@ -32,7 +32,7 @@ class ServedModel:
         if self._counter is None:
             try:
                 self._counter = counter_for(self.doc.tokenizer)
-            except (ImportError, OSError, ValueError) as exc:
+            except (ImportError, OSError, ValueError, EnvelopeError) as exc:
                 # The gateway keeps serving; counts are then labelled as estimates.
                 log.warning("model %s: tokenizer unavailable (%s); estimating tokens", self.doc.name, exc)
                 self._counter = EstimateCounter()

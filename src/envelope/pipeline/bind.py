@@ -9,7 +9,8 @@ from envelope.core.envelope import Envelope, bind, fit_messages, parse_overrides
 from envelope.core.pricing import worst_case_usd
 from envelope.errors import BudgetExceeded
 from envelope.pipeline.context import RequestContext
-from envelope.wire import ChatRequest, Message, embedding_inputs
+from envelope.tokens.counter import PromptCount
+from envelope.wire import ChatRequest, embedding_inputs
 
 PINNED_ROLES = frozenset({"system", "developer"})
 
@@ -44,7 +45,7 @@ class BindChat:
                     param="messages",
                     code="input_tokens_exceeded",
                 )
-            messages, count = _truncate(request, messages, count.per_message, count.overhead, envelope, ctx)
+            messages, count = _truncate(request, messages, count, envelope, ctx)
         ctx.input_tokens = count.total
         ctx.tokens_exact = counter.exact
         requested = request.max_completion_tokens if request.max_completion_tokens is not None else request.max_tokens
@@ -66,27 +67,31 @@ class BindChat:
 
 
 def _truncate(
-    request: ChatRequest,
-    messages: list[Any],
-    shares: list[int],
-    overhead: int,
-    envelope: Envelope,
-    ctx: RequestContext,
-) -> tuple[list[Any], Any]:
-    pinned = [m.role in PINNED_ROLES for m in request.messages]
-    keep = fit_messages(shares, pinned, overhead=overhead, cap=envelope.max_input_tokens)
-    if keep is None:
-        raise BudgetExceeded(
-            f"The input does not fit route {ctx.route_name!r}'s cap of {envelope.max_input_tokens} tokens even "
-            "after dropping every older message; shorten the system prompt or the last message.",
-            param="messages",
-            code="input_tokens_exceeded",
-        )
-    dropped = len(messages) - len(keep)
-    kept: list[Message] = [request.messages[i] for i in keep]
+    request: ChatRequest, messages: list[Any], count: PromptCount, envelope: Envelope, ctx: RequestContext
+) -> tuple[list[Any], PromptCount]:
+    """Drop the oldest unpinned messages until the exact recount fits the cap.
+
+    Shares are each message's part of the count; a chat template may frame the kept
+    messages a little differently, so the fit is recounted and tightened if needed."""
     assert ctx.model is not None
-    ctx.degradations.append(f"input_truncated:{dropped}")
-    return [messages[i] for i in keep], ctx.model.counter.prompt(kept)
+    pinned = [m.role in PINNED_ROLES for m in request.messages]
+    shares, overhead = count.per_message, count.overhead
+    for _ in range(len(messages)):
+        keep = fit_messages(shares, pinned, overhead=overhead, cap=envelope.max_input_tokens)
+        if keep is None:
+            break
+        kept = [request.messages[i] for i in keep]
+        recount = ctx.model.counter.prompt(kept)
+        if recount.total <= envelope.max_input_tokens:
+            ctx.degradations.append(f"input_truncated:{len(messages) - len(keep)}")
+            return [messages[i] for i in keep], recount
+        overhead += recount.total - envelope.max_input_tokens  # tighten by what the recount overshot
+    raise BudgetExceeded(
+        f"The input does not fit route {ctx.route_name!r}'s cap of {envelope.max_input_tokens} tokens even "
+        "after dropping every older message; shorten the system prompt or the last message.",
+        param="messages",
+        code="input_tokens_exceeded",
+    )
 
 
 class BindEmbeddings:
