@@ -72,3 +72,18 @@ async def test_truncation_that_cannot_fit_is_refused() -> None:
     route = RouteDoc(name="tiny", max_input_tokens=20, on_input_overflow="truncate")
     with pytest.raises(BudgetExceeded, match="even after dropping"):
         await BindChat().run(context(route, CONVERSATION))
+
+
+async def test_tools_and_images_make_the_count_inexact() -> None:
+    route = RouteDoc(name="r")
+    plain = context(route, CONVERSATION[:2])
+    await BindChat().run(plain)
+    assert plain.tokens_exact is True
+    tools = context(route, CONVERSATION[:2])
+    tools.raw["tools"] = [{"type": "function", "function": {"name": "f", "parameters": {}}}]
+    await BindChat().run(tools)
+    assert tools.tokens_exact is False
+    image = [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "data:,"}}]}]
+    pictured = context(route, image)
+    await BindChat().run(pictured)
+    assert pictured.tokens_exact is False

@@ -47,7 +47,7 @@ class BindChat:
                 )
             messages, count = _truncate(request, messages, count, envelope, ctx)
         ctx.input_tokens = count.total
-        ctx.tokens_exact = counter.exact
+        ctx.tokens_exact = counter.exact and not _uncounted_parts(ctx.raw)
         requested = request.max_completion_tokens if request.max_completion_tokens is not None else request.max_tokens
         plan = plan_output(
             envelope,
@@ -64,6 +64,20 @@ class BindChat:
         body.pop("max_completion_tokens", None)
         body["max_tokens"] = plan.max_tokens
         ctx.upstream_body = body
+
+
+def _uncounted_parts(raw: dict[str, Any]) -> bool:
+    """Whether the prompt holds parts the counters do not price (tool schemas, tool
+    calls, images): the count is then a lower bound, and labelled inexact."""
+    if raw.get("tools") or raw.get("functions"):
+        return True
+    for message in raw["messages"]:
+        if message.get("tool_calls") or message.get("function_call"):
+            return True
+        content = message.get("content")
+        if isinstance(content, list) and any(part.get("type") != "text" for part in content):
+            return True
+    return False
 
 
 def _truncate(
