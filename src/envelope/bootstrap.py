@@ -14,10 +14,13 @@ from dataclasses import dataclass, field
 import aiohttp
 from opentelemetry.sdk.trace import SpanProcessor
 
+from envelope.admission import registry as admission_stores
+from envelope.admission.ports import AdmissionStore
 from envelope.catalog import Catalog, ServedDeployment, ServedModel
 from envelope.config.documents import ConfigSet
 from envelope.ledger.writer import LedgerWriter
 from envelope.pipeline.account import Account
+from envelope.pipeline.admit import Admit, Release
 from envelope.pipeline.authenticate import Authenticate, KeyCache
 from envelope.pipeline.bind import BindChat, BindEmbeddings
 from envelope.pipeline.chain import Chain, build_chains
@@ -59,6 +62,7 @@ class Gateway:
     authenticate: Authenticate = field(init=False)
     ledger: LedgerWriter = field(init=False)
     tracing: Tracing = field(init=False)
+    admission: AdmissionStore = field(init=False)
     session: aiohttp.ClientSession = field(init=False)
 
     async def start(self) -> None:
@@ -77,6 +81,7 @@ class Gateway:
         )
         self.ledger.start()
         self.tracing = Tracing(gw.telemetry, self.span_processor)
+        self.admission = admission_stores.build(gw.admission)
         self.authenticate = Authenticate(self.catalog, self.keys)
         self.chains = build_chains(
             authenticate=self.authenticate,
@@ -84,9 +89,10 @@ class Gateway:
             parse_embeddings=ParseEmbeddings(self.catalog),
             bind_chat=BindChat(),
             bind_embeddings=BindEmbeddings(),
+            admit=Admit(self.catalog, self.admission, gw.admission),
             infer=Infer(),
             settle=Settle(),
-            finishers=[Account(self.ledger, self.metrics, self.tracing)],
+            finishers=[Release(self.admission), Account(self.ledger, self.metrics, self.tracing)],
             tracing=self.tracing,
         )
         await asyncio.to_thread(self._warm_counters)
@@ -98,6 +104,7 @@ class Gateway:
 
     async def stop(self) -> None:
         await self.ledger.close()
+        await self.admission.close()
         for provider in self.catalog.providers():
             await provider.close()
         await self.session.close()

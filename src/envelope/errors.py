@@ -9,7 +9,9 @@
     │   ├── NotFound            404    unknown model, route or object
     │   ├── MethodNotAllowed    405
     │   ├── BudgetExceeded      400    the envelope cannot be met (input cap, cost ceiling)
+    │   ├── RateLimited         429    a rate, concurrency, capacity or budget limit (Retry-After)
     │   └── ClientClosed        499    the client went away mid-answer (ledger only)
+    ├── Unavailable         503    Envelope's own shared store is away and the policy refuses
     └── UpstreamError (5xx)            the model side is at fault
         ├── UpstreamFailed      502    5xx, refused connection, malformed answer
         ├── UpstreamTimeout     504    the latency budget ran out
@@ -103,6 +105,18 @@ class MethodNotAllowed(ClientError):
 class BudgetExceeded(ClientError):
     status = 400
     default_code = "envelope_budget_exceeded"
+
+
+class RateLimited(ClientError):
+    status = 429
+    type = "rate_limit_error"
+    default_code = "rate_limit_exceeded"
+
+
+class Unavailable(EnvelopeError):
+    status = 503
+    type = "service_unavailable"
+    default_code = "admission_unavailable"
 
 
 class ClientClosed(ClientError):

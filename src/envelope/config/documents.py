@@ -13,6 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Tier = Literal["S", "M", "L"]
 Mode = Literal["fast", "balanced", "precise"]
+Priority = Literal["high", "normal", "low"]
+Period = Literal["hourly", "daily", "weekly", "monthly"]
 
 
 class Document(BaseModel):
@@ -116,6 +118,36 @@ class LatencyTargets(Document):
     timeout_ms: float = Field(default=60_000, gt=0, description="Hard deadline for the whole request")
 
 
+# --- admission ---------------------------------------------------------------------
+
+
+class LimitsDoc(Document):
+    """Rate limits for one scope (a key, a tenant or a route); unset means unlimited."""
+
+    rpm: int | None = Field(default=None, ge=1, description="Requests per minute (token bucket, burst = rpm)")
+    tpm: int | None = Field(
+        default=None, ge=1, description="Tokens per minute: input at admission, output settled after"
+    )
+    concurrency: int | None = Field(default=None, ge=1, description="Requests in flight at once")
+
+
+class BudgetDoc(Document):
+    """A tenant's spend budget per period (UTC); worst-case cost is reserved at admission."""
+
+    period: Period | None = Field(default="monthly", description="Calendar period, reset at its start (UTC)")
+    period_seconds: int | None = Field(default=None, ge=60, description="A custom period instead, from the epoch")
+    hard_usd: float | None = Field(default=None, gt=0, description="Refuse requests that could exceed this")
+    soft_usd: float | None = Field(default=None, gt=0, description="Past this, admit with a warning and degrade")
+
+    @model_validator(mode="after")
+    def _one_period(self) -> BudgetDoc:
+        if self.period_seconds is not None and "period" in self.model_fields_set:
+            raise ValueError("give either period or period_seconds, not both")
+        if self.hard_usd is None and self.soft_usd is None:
+            raise ValueError("a budget needs hard_usd, soft_usd or both")
+        return self
+
+
 class RouteDoc(Document):
     name: str
     latency: LatencyTargets = LatencyTargets()
@@ -127,12 +159,18 @@ class RouteDoc(Document):
     mode: Mode = "balanced"
     quality_tier: Tier = "M"
     models: list[str] | None = Field(default=None, description="Models this route may use; default: all")
+    limits: LimitsDoc = LimitsDoc()
+    priority: Priority | None = Field(default=None, description="Overrides the tenant's priority on this route")
 
 
 class TenantDoc(Document):
     name: str
     default_route: str = "default"
     default_feature: str | None = None
+    priority: Priority = "normal"
+    limits: LimitsDoc = LimitsDoc()
+    key_limits: LimitsDoc = Field(default=LimitsDoc(), description="Limits for each of the tenant's keys")
+    budget: BudgetDoc | None = None
 
 
 # --- the gateway itself -----------------------------------------------------------
@@ -151,6 +189,36 @@ class LedgerDoc(Document):
     flush_interval_ms: int = Field(default=250, ge=1)
 
 
+def _default_shares() -> dict[Priority, float]:
+    return {"high": 1.0, "normal": 0.8, "low": 0.5}
+
+
+class TierCapacity(Document):
+    concurrency: int = Field(ge=1, description="Requests in flight on this tier across all replicas")
+    queue: int = Field(default=0, ge=0, description="Requests a replica may hold waiting for a slot")
+
+
+class AdmissionDoc(Document):
+    store_url: str = Field(
+        default="memory://",
+        pattern=r"^(memory://$|rediss?://|unix://)",
+        description="memory:// (one process) or redis://host:port/db (shared by replicas)",
+    )
+    on_store_failure: Literal["fail_closed", "fail_open"] = Field(
+        default="fail_closed", description="Redis unreachable: refuse (503), or admit under local per-replica limits"
+    )
+    local_share: float = Field(
+        default=1.0, gt=0, le=1, description="Fraction of each limit a replica enforces alone while failing open"
+    )
+    capacity: dict[Tier, TierCapacity] = Field(default_factory=dict, description="Capacity gate per model tier")
+    priority_shares: dict[Priority, float] = Field(
+        default_factory=_default_shares,
+        description="Share of a concurrency limit each priority may fill; lower priorities are shed first",
+    )
+    lease_margin_s: float = Field(default=30.0, gt=0, description="A slot outlives its request's deadline by this")
+    timeout_s: float = Field(default=0.25, gt=0, description="Bound on one admission store call")
+
+
 class GatewayDoc(Document):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)
@@ -160,6 +228,7 @@ class GatewayDoc(Document):
     key_cache_ttl_s: float = Field(default=5.0, ge=0)
     ledger: LedgerDoc = LedgerDoc()
     telemetry: TelemetryDoc = TelemetryDoc()
+    admission: AdmissionDoc = AdmissionDoc()
 
 
 class ConfigFile(Document):

@@ -15,7 +15,7 @@ class Account:
         self._metrics = metrics
         self._tracing = tracing
 
-    def finish(self, ctx: RequestContext) -> None:
+    async def finish(self, ctx: RequestContext) -> None:
         if ctx.key is not None:  # unauthenticated noise is counted in metrics, not billed
             self._ledger.record(ledger_record(ctx))
         self._metrics.observe(ctx)

@@ -1,9 +1,10 @@
 """The order of the pipeline, and nothing else: the one place stages are sequenced.
 
-    chat:        authenticate → parse → bind → infer → settle   … then account
-    embeddings:  authenticate → parse → bind → infer → settle   … then account
+    chat:        authenticate → parse → bind → admit → infer → settle   … then release, account
+    embeddings:  authenticate → parse → bind → admit → infer → settle   … then release, account
 
-Later stages (admission, classify, cache, route, retrieve, guard) slot in here.
+Admission comes after bind because it reserves the worst-case cost that bind works
+out. Later stages (classify, cache, route, retrieve, guard) slot in here.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ class Chain:
             return
         ctx.finished_at = time.perf_counter()
         for finisher in self.finishers:
-            finisher.finish(ctx)
+            await finisher.finish(ctx)
 
 
 def build_chains(
@@ -47,12 +48,15 @@ def build_chains(
     parse_embeddings: Stage,
     bind_chat: Stage,
     bind_embeddings: Stage,
+    admit: Stage,
     infer: Stage,
     settle: Stage,
     finishers: Sequence[Finisher],
     tracing: Tracing,
 ) -> dict[Operation, Chain]:
     return {
-        "chat": Chain([authenticate, parse_chat, bind_chat, infer, settle], finishers, tracing),
-        "embeddings": Chain([authenticate, parse_embeddings, bind_embeddings, infer, settle], finishers, tracing),
+        "chat": Chain([authenticate, parse_chat, bind_chat, admit, infer, settle], finishers, tracing),
+        "embeddings": Chain(
+            [authenticate, parse_embeddings, bind_embeddings, admit, infer, settle], finishers, tracing
+        ),
     }

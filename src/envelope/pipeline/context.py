@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from envelope.catalog import ServedDeployment, ServedModel
 from envelope.config.documents import RouteDoc
+from envelope.core.admission import Ask
 from envelope.core.envelope import Envelope
 from envelope.errors import EnvelopeError
 from envelope.keys import KeyRecord
@@ -27,6 +28,8 @@ class RequestContext:
         "key", "tenant", "route_name", "feature",
         # parse
         "raw", "chat", "embedding", "model", "route", "stream", "client_wants_usage",
+        # admit
+        "admission",
         # bind
         "envelope", "deadline", "input_tokens", "tokens_exact", "max_tokens", "worst_case_usd",
         "upstream_body", "degradations",
@@ -57,6 +60,7 @@ class RequestContext:
         self.route: RouteDoc | None = None
         self.stream = False
         self.client_wants_usage = False
+        self.admission: Ask | None = None
         self.envelope: Envelope | None = None
         self.deadline = 0.0
         self.input_tokens = 0

@@ -1,0 +1,109 @@
+"""Admit: take the request's whole ask from the admission store — rate-limit tokens,
+concurrency slots, a place at its tier's capacity gate, and a reservation of its
+worst-case cost against the tenant's budget — or refuse it with 429 and Retry-After.
+
+A request denied only by a capacity gate may wait for a slot, within what is left of
+its latency budget, if its replica's queue for that gate has room; otherwise it is
+shed. Lower priorities fill a smaller share of every concurrency limit
+(`admission.priority_shares`), so they are shed first. `Release` gives everything
+back when the request ends, settling the reservation to the actual cost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections import Counter
+
+from envelope.admission.ports import AdmissionStore
+from envelope.catalog import Catalog
+from envelope.config.documents import AdmissionDoc
+from envelope.core.admission import Ask, Decision, Facts, plan, settlement
+from envelope.errors import BudgetExceeded, RateLimited
+from envelope.pipeline.context import RequestContext
+
+POLL_S = 0.02
+STREAM_LEASE_S = 600.0  # a stream's deadline bounds its first token only; hold its slot longer
+
+
+class Admit:
+    name = "admit"
+
+    def __init__(self, catalog: Catalog, store: AdmissionStore, settings: AdmissionDoc) -> None:
+        self._catalog = catalog
+        self._store = store
+        self._settings = settings
+        self._waiting: Counter[str] = Counter()
+
+    async def run(self, ctx: RequestContext) -> None:
+        assert ctx.key is not None and ctx.route is not None and ctx.model is not None
+        remaining = ctx.remaining_s()
+        facts = Facts(
+            request_id=ctx.request_id,
+            tenant=self._catalog.tenants[ctx.tenant],
+            route=ctx.route,
+            key_id=ctx.key.id,
+            tier=ctx.model.doc.tier,
+            input_tokens=ctx.input_tokens,
+            worst_case_usd=ctx.worst_case_usd,
+            deadline_s=max(remaining, STREAM_LEASE_S) if ctx.stream else remaining,
+        )
+        ask = plan(facts, self._settings, time.time())
+        if ask.empty:
+            return
+        decision = await self._store.admit(ask, time.time())
+        if not decision.admitted and decision.gate:
+            decision = await self._wait(ctx, ask, decision)
+        if not decision.admitted:
+            raise _refusal(decision)
+        ctx.admission = ask
+        if decision.soft_exceeded:
+            ctx.degradations.append("budget_soft_limit")
+        if decision.local:
+            ctx.degradations.append("admission_local")
+
+    async def _wait(self, ctx: RequestContext, ask: Ask, decision: Decision) -> Decision:
+        gate = next(s for s in ask.slots if s.gate)
+        capacity = self._settings.capacity.get(ctx.model.doc.tier) if ctx.model else None
+        if capacity is None or self._waiting[gate.key] >= capacity.queue:
+            return decision
+        self._waiting[gate.key] += 1
+        try:
+            while not decision.admitted and decision.gate and ctx.remaining_s() > POLL_S:
+                await asyncio.sleep(POLL_S)
+                decision = await self._store.admit(ask, time.time())
+        finally:
+            self._waiting[gate.key] -= 1
+        if not decision.admitted:
+            ctx.degradations.append("queued")
+        return decision
+
+
+class Release:
+    """Finisher: settle what `Admit` took, whatever the request's outcome."""
+
+    def __init__(self, store: AdmissionStore) -> None:
+        self._store = store
+
+    async def finish(self, ctx: RequestContext) -> None:
+        if ctx.admission is None:
+            return
+        done = settlement(ctx.admission, actual_usd=ctx.cost_usd, output_tokens=ctx.output_tokens)
+        await self._store.settle(done, time.time())
+
+
+def _refusal(decision: Decision) -> Exception:
+    if decision.never:
+        return BudgetExceeded(
+            f"This request alone exceeds the {decision.denied_by} limit; it cannot be admitted.",
+            code="exceeds_limit",
+        )
+    retry = max(1, math.ceil(decision.retry_after_s))
+    budget = decision.denied_by is not None and "budget" in decision.denied_by
+    return RateLimited(
+        f"Limit reached: {decision.denied_by}. Retry after {retry} s.",
+        code="budget_exceeded" if budget else "rate_limit_exceeded",
+        param=decision.denied_by,
+        headers={"retry-after": str(retry)},
+    )
