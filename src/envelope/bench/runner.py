@@ -44,6 +44,7 @@ class Settings:
     warmup: int = 500
     trace_ratio: float = 0.01
     rate: float | None = 1000.0
+    admission: str = "memory"  # memory | redis | off
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,12 +67,29 @@ class Row:
         return self.gateway.p99_ms - self.direct.p99_ms
 
 
-def bench_config(upstream: FakeUpstream, otlp_port: int, trace_ratio: float) -> dict[str, Any]:
+# Limits far above what a run can reach: every admission path runs, nothing is refused.
+_UNREACHED = {"rpm": 10**9, "tpm": 10**12, "concurrency": 10**6}
+ADMISSION_STORES = {"memory": "memory://", "redis": "redis://127.0.0.1:6379/15"}
+
+
+def bench_config(
+    upstream: FakeUpstream, otlp_port: int, trace_ratio: float, admission: str = "memory"
+) -> dict[str, Any]:
+    tenant: dict[str, Any] = {"name": "bench", "default_feature": "bench"}
+    route: dict[str, Any] = {"name": "default", "max_output_tokens": 256, "cost_ceiling_usd": 0.01}
+    gateway: dict[str, Any] = {
+        "ledger": {"batch_size": 500, "flush_interval_ms": 250},
+        "telemetry": {"otlp_endpoint": f"http://127.0.0.1:{otlp_port}/v1/traces", "sample_ratio": trace_ratio},
+    }
+    if admission != "off":
+        tenant |= {"limits": _UNREACHED, "key_limits": _UNREACHED, "budget": {"period": "daily", "hard_usd": 1e9}}
+        route["limits"] = _UNREACHED
+        gateway["admission"] = {
+            "store_url": ADMISSION_STORES[admission],
+            "capacity": {"M": {"concurrency": 10**6, "queue": 0}},
+        }
     return {
-        "gateway": {
-            "ledger": {"batch_size": 500, "flush_interval_ms": 250},
-            "telemetry": {"otlp_endpoint": f"http://127.0.0.1:{otlp_port}/v1/traces", "sample_ratio": trace_ratio},
-        },
+        "gateway": gateway,
         "models": [
             {
                 "name": "gpt-4o-mini",
@@ -84,8 +102,8 @@ def bench_config(upstream: FakeUpstream, otlp_port: int, trace_ratio: float) -> 
                 ],
             }
         ],
-        "routes": [{"name": "default", "max_output_tokens": 256, "cost_ceiling_usd": 0.01}],
-        "tenants": [{"name": "bench", "default_feature": "bench"}],
+        "routes": [route],
+        "tenants": [tenant],
     }
 
 
@@ -170,7 +188,9 @@ def run(settings: Settings, modes: tuple[bool, ...] = (False, True)) -> list[Row
     try:
         with otlp_sink() as otlp_port, tempfile.TemporaryDirectory(prefix="envelope-bench-") as tmp:
             gateway = start_gateway(
-                Path(tmp), bench_config(upstream, otlp_port, settings.trace_ratio), env={"OPENBLAS_NUM_THREADS": "1"}
+                Path(tmp),
+                bench_config(upstream, otlp_port, settings.trace_ratio, settings.admission),
+                env={"OPENBLAS_NUM_THREADS": "1"},
             )
             try:
                 rows = [bench_mode(upstream, gateway, stream, settings) for stream in modes]

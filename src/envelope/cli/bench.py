@@ -33,6 +33,9 @@ def overhead(
     stream: Annotated[
         bool | None, typer.Option(help="Only streaming (--stream) or only non-streaming (--no-stream).")
     ] = None,
+    admission: Annotated[
+        str, typer.Option(help="Admission store: memory, redis (127.0.0.1:6379 db 15) or off.")
+    ] = "memory",
     as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
 ) -> None:
     """Gateway CPU per request, req/s and added latency, non-streaming and streaming."""
@@ -42,7 +45,12 @@ def overhead(
 
     modes = (False, True) if stream is None else (stream,)
     err_console.print(f"[dim]fake upstream + 1 gateway worker, {connections} connections, {duration:g}s per run…[/dim]")
-    settings = Settings(connections=connections, duration_s=duration, warmup=warmup, rate=rate or None)
+    if admission not in ("memory", "redis", "off"):
+        err_console.print(f"[red]--admission must be memory, redis or off, not {admission!r}[/red]")
+        raise typer.Exit(2)
+    settings = Settings(
+        connections=connections, duration_s=duration, warmup=warmup, rate=rate or None, admission=admission
+    )
     rows = run(settings, modes)
     if as_json:
         print(
@@ -57,7 +65,7 @@ def overhead(
         return
     table = Table(
         "mode", "path", "req/s", "p50 ms", "p99 ms", "added p50 ms", "added p99 ms", "errors",
-        "gateway CPU ms/req", "target", "upstream CPU µs/req", title="envelope bench (fake upstream answers at once)",
+        "gateway CPU ms/req", "target", "upstream CPU µs/req", title=f"envelope bench (fake upstream answers at once; admission: {admission})",
     )  # fmt: skip
     for r in rows:
         d, g = r.direct, r.gateway
