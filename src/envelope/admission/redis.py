@@ -1,6 +1,6 @@
 """Admission state in Redis, shared by every replica.
 
-Each call is one Lua script, so a request's whole ask (buckets, slots, budget) is
+Each call is one Lua script, sent over the lean pipelined client in `resp.py`, so a request's whole ask (buckets, slots, budget) is
 checked and taken atomically, whatever other replicas do at the same moment. Time is
 Redis's own (`TIME`), so replicas with skewed clocks still agree. The semantics are
 those of `memory.py`; the contract tests run over both.
@@ -14,16 +14,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from redis import asyncio as aioredis
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
-from redis.exceptions import TimeoutError as RedisTimeout
-
-from envelope.admission.ports import StoreUnavailable
+from envelope.admission.resp import RespClient
 from envelope.core.admission import Ask, Decision, Settlement
 
 PREFIX = "env:"
-MAX_CONNECTIONS = 32
 
 _CLOCK = """
 local clock = redis.call('TIME')
@@ -152,18 +146,7 @@ return 1
 class RedisAdmission:
     def __init__(self, url: str, *, timeout_s: float, prefix: str = PREFIX) -> None:
         self._prefix = prefix
-        # A bounded pool: a burst waits for a connection (up to timeout_s) instead of opening hundreds.
-        pool = aioredis.BlockingConnectionPool.from_url(
-            url,
-            max_connections=MAX_CONNECTIONS,
-            timeout=timeout_s,
-            socket_timeout=timeout_s,
-            socket_connect_timeout=timeout_s,
-            health_check_interval=30,
-        )
-        self._redis: aioredis.Redis = aioredis.Redis(connection_pool=pool)
-        self._admit = self._redis.register_script(ADMIT)
-        self._settle = self._redis.register_script(SETTLE)
+        self._client = RespClient(url, timeout_s=timeout_s, scripts={"admit": ADMIT, "settle": SETTLE})
 
     async def admit(self, ask: Ask, now: float) -> Decision:
         p = self._prefix
@@ -177,13 +160,13 @@ class RedisAdmission:
         if r is not None:
             keys += self._budget_keys(r.key)
             args += [r.amount_usd, _or_none(r.hard_usd), _or_none(r.soft_usd), r.lease_s, r.period_end]
-        ok, index, number, flag = await self._call(self._admit, keys, args)
-        if int(ok) == 1:
-            return Decision(True, soft_exceeded=int(flag) == 1, spent_usd=float(number))
-        index = int(index) - 1
+        ok, index, number, flag = await self._client.script("admit", keys, args)
+        if ok == 1:
+            return Decision(True, soft_exceeded=flag == 1, spent_usd=float(number))
+        index -= 1
         names = [b.name for b in ask.buckets] + [s.name for s in ask.slots] + ([r.name] if r else [])
         gates = [False] * len(ask.buckets) + [s.gate for s in ask.slots] + [False]
-        return Decision(False, names[index], float(number), never=int(flag) == 1, gate=gates[index])
+        return Decision(False, names[index], float(number), never=flag == 1, gate=gates[index])
 
     async def settle(self, settlement: Settlement, now: float) -> None:
         p = self._prefix
@@ -201,29 +184,18 @@ class RedisAdmission:
         ]
         for b in settlement.token_buckets:
             args += [b.capacity, b.per_second, b.cost]
-        await self._call(self._settle, keys, args)
+        await self._client.script("settle", keys, args)
 
     async def spent(self, reservation_key: str, now: float) -> tuple[float, float]:
-        try:
-            spent, reserved = await self._redis.hmget(self._prefix + reservation_key, "spent", "reserved")
-        except (RedisConnectionError, RedisTimeout, OSError) as exc:
-            raise StoreUnavailable(f"Redis did not answer: {exc}") from exc
+        spent, reserved = await self._client.call("HMGET", self._prefix + reservation_key, "spent", "reserved")
         return float(spent or 0.0), float(reserved or 0.0)
 
     async def close(self) -> None:
-        await self._redis.aclose()
+        await self._client.close()
 
     def _budget_keys(self, key: str) -> list[str]:
         p = self._prefix
         return [p + key, f"{p}{key}:holds", f"{p}{key}:amounts"]
-
-    async def _call(self, script: Any, keys: list[str], args: list[Any]) -> Any:
-        try:
-            return await script(keys=keys, args=args)
-        except (RedisConnectionError, RedisTimeout, OSError) as exc:
-            raise StoreUnavailable(f"Redis did not answer: {exc}") from exc
-        except RedisError as exc:  # a script error is a bug here, but never a 500 for the client's request
-            raise StoreUnavailable(f"Redis refused the admission script: {exc}") from exc
 
 
 def _or_none(value: float | None) -> float:

@@ -11,9 +11,9 @@ from envelope.config.documents import AdmissionDoc
 def build(doc: AdmissionDoc) -> AdmissionStore:
     if doc.store_url == "memory://":
         return MemoryAdmission()
-    if doc.store_url.startswith(("redis://", "rediss://", "unix://")):
+    if doc.store_url.startswith("redis://"):
         from envelope.admission.redis import RedisAdmission
 
         shared = RedisAdmission(doc.store_url, timeout_s=doc.timeout_s)
         return GuardedAdmission(shared, fail_open=doc.on_store_failure == "fail_open", local_share=doc.local_share)
-    raise ValueError(f"admission.store_url must be memory:// or redis://…, got {doc.store_url!r}")
+    raise ValueError(f"admission.store_url must be memory:// or redis://…, got {doc.store_url!r}")  # config forbids

@@ -201,8 +201,8 @@ class TierCapacity(Document):
 class AdmissionDoc(Document):
     store_url: str = Field(
         default="memory://",
-        pattern=r"^(memory://$|rediss?://|unix://)",
-        description="memory:// (one process) or redis://host:port/db (shared by replicas)",
+        pattern=r"^(memory://$|redis://)",
+        description="memory:// (one process) or redis://[user:password@]host:port/db (shared by replicas)",
     )
     on_store_failure: Literal["fail_closed", "fail_open"] = Field(
         default="fail_closed", description="Redis unreachable: refuse (503), or admit under local per-replica limits"
