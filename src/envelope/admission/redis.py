@@ -2,8 +2,9 @@
 
 Each call is one Lua script, sent over the lean pipelined client in `resp.py`, so a
 request's whole ask (buckets, slots, budget) is checked and taken atomically,
-whatever other replicas do at the same moment. Time is Redis's own (`TIME`), so replicas with skewed clocks still agree. The semantics are
-those of `memory.py`; the contract tests run over both.
+whatever other replicas do at the same moment. Time is Redis's own (`TIME`), so
+replicas with skewed clocks still agree. The semantics are those of `memory.py`; the
+contract tests run over both.
 
 Keys (all expire on their own): `env:rpm:…`/`env:tpm:…` hashes {t, at}; `env:conc:…` and
 `env:cap:…` sorted sets of request ids scored by lease expiry; `env:budget:…` hashes
