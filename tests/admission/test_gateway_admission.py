@@ -3,6 +3,7 @@ reserved and settled, the capacity gate's bounded queue, and the Redis failure p
 
 from __future__ import annotations
 
+import urllib.request
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -57,6 +58,8 @@ def test_rate_limit_is_429_with_retry_after_and_the_limit_named(fake_upstream: F
         assert "tenant rpm" in body["message"]
         rows = gw.ledger(wait_for=4)
         assert sorted(r["status"] for r in rows) == [200, 200, 200, 429]
+        metrics = urllib.request.urlopen(f"{gw.root}/metrics").read().decode()
+        assert 'envelope_admission_rejections_total{limit="tenant rpm",route="default",tenant="acme"} 1.0' in metrics
     finally:
         gw.stop()
 

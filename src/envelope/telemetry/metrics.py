@@ -39,6 +39,9 @@ class Metrics:
         self.cost = Counter("envelope_cost_usd", "Cost in USD", LABELS, registry=r)
         self.errors = Counter("envelope_errors", "Failed requests by error code", [*LABELS, "code"], registry=r)
         self.degradations = Counter("envelope_degradations", "Degradations applied", [*LABELS, "kind"], registry=r)
+        self.rejections = Counter(
+            "envelope_admission_rejections", "Requests refused by a limit (429)", ["route", "tenant", "limit"], registry=r
+        )
         self.upstream = Histogram(
             "envelope_upstream_duration_seconds",
             "Upstream time per deployment",
@@ -75,6 +78,8 @@ class Metrics:
         cost.inc(ctx.cost_usd)
         if ctx.error is not None:
             self.errors.labels(*labels, ctx.error.code or ctx.error.type).inc()
+            if ctx.error.status == 429:
+                self.rejections.labels(ctx.route_name, ctx.tenant, ctx.error.param or "-").inc()
         for kind in ctx.degradations:
             self.degradations.labels(*labels, kind.split(":", 1)[0]).inc()
         if ctx.deployment is not None and ctx.upstream_started is not None and ctx.finished_at is not None:
