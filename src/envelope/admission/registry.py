@@ -14,6 +14,6 @@ def build(doc: AdmissionDoc) -> AdmissionStore:
     if doc.store_url.startswith("redis://"):
         from envelope.admission.redis import RedisAdmission
 
-        shared = RedisAdmission(doc.store_url, timeout_s=doc.timeout_s)
+        shared = RedisAdmission(doc.store_url, timeout_s=doc.timeout_s, prefix=doc.key_prefix)
         return GuardedAdmission(shared, fail_open=doc.on_store_failure == "fail_open", local_share=doc.local_share)
     raise ValueError(f"admission.store_url must be memory:// or redis://…, got {doc.store_url!r}")  # config forbids

@@ -217,6 +217,7 @@ class AdmissionDoc(Document):
     )
     lease_margin_s: float = Field(default=30.0, gt=0, description="A slot outlives its request's deadline by this")
     timeout_s: float = Field(default=0.25, gt=0, description="Bound on one admission store call")
+    key_prefix: str = Field(default="env:", min_length=1, description="Prefix of every Redis key Envelope writes")
 
 
 class GatewayDoc(Document):
