@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import aiohttp
 from opentelemetry.sdk.trace import SpanProcessor
@@ -18,6 +19,7 @@ from envelope.admission import registry as admission_stores
 from envelope.admission.ports import AdmissionStore
 from envelope.catalog import Catalog, ServedDeployment, ServedModel
 from envelope.config.documents import ConfigSet
+from envelope.ledger.spool import default_spool_dir
 from envelope.ledger.writer import LedgerWriter
 from envelope.pipeline.account import Account
 from envelope.pipeline.admit import Admit, Release
@@ -76,8 +78,14 @@ class Gateway:
         )
         self.catalog = build_catalog(self.config, self.session)
         self.keys = KeyCache(self.store, gw.key_cache_ttl_s)
+        ledger = gw.ledger
         self.ledger = LedgerWriter(
-            self.store, batch_size=gw.ledger.batch_size, flush_interval_s=gw.ledger.flush_interval_ms / 1000.0
+            self.store,
+            batch_size=ledger.batch_size,
+            flush_interval_s=ledger.flush_interval_ms / 1000.0,
+            spool_dir=Path(ledger.spool_dir) if ledger.spool_dir else default_spool_dir(gw.database_url),
+            write_timeout_s=ledger.write_timeout_s,
+            retry_interval_s=ledger.retry_interval_s,
         )
         self.ledger.start()
         self.tracing = Tracing(gw.telemetry, self.span_processor)

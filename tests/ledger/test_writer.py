@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 
@@ -26,9 +27,9 @@ class FlakyStore(MemoryStore):
         await super().append(records)
 
 
-async def test_a_full_batch_is_written_without_waiting_for_the_interval() -> None:
+async def test_a_full_batch_is_written_without_waiting_for_the_interval(tmp_path: Path) -> None:
     store = FlakyStore(0)
-    writer = LedgerWriter(store, batch_size=5, flush_interval_s=3600)
+    writer = LedgerWriter(store, batch_size=5, flush_interval_s=3600, spool_dir=tmp_path)
     writer.start()
     for i in range(12):
         writer.record(record(str(i)))
@@ -38,9 +39,9 @@ async def test_a_full_batch_is_written_without_waiting_for_the_interval() -> Non
     assert await store.count() == 12
 
 
-async def test_the_interval_flushes_a_partial_batch() -> None:
+async def test_the_interval_flushes_a_partial_batch(tmp_path: Path) -> None:
     store = FlakyStore(0)
-    writer = LedgerWriter(store, batch_size=1000, flush_interval_s=0.02)
+    writer = LedgerWriter(store, batch_size=1000, flush_interval_s=0.02, spool_dir=tmp_path)
     writer.start()
     writer.record(record("a"))
     await asyncio.sleep(0.1)
@@ -48,9 +49,9 @@ async def test_the_interval_flushes_a_partial_batch() -> None:
     await writer.close()
 
 
-async def test_failed_batches_stay_buffered_and_are_retried() -> None:
+async def test_failed_batches_are_spooled_then_replayed(tmp_path: Path) -> None:
     store = FlakyStore(failures=2)
-    writer = LedgerWriter(store, batch_size=1000, flush_interval_s=0.01)
+    writer = LedgerWriter(store, batch_size=1000, flush_interval_s=0.01, spool_dir=tmp_path, retry_interval_s=0.01)
     writer.start()
     for i in range(3):
         writer.record(record(str(i)))
@@ -63,9 +64,9 @@ async def test_failed_batches_stay_buffered_and_are_retried() -> None:
     await writer.close()
 
 
-async def test_close_writes_everything_left() -> None:
+async def test_close_writes_everything_left(tmp_path: Path) -> None:
     store = FlakyStore(0)
-    writer = LedgerWriter(store, batch_size=1000, flush_interval_s=3600)
+    writer = LedgerWriter(store, batch_size=1000, flush_interval_s=3600, spool_dir=tmp_path)
     writer.start()
     for i in range(7):
         writer.record(record(str(i)))
@@ -75,9 +76,9 @@ async def test_close_writes_everything_left() -> None:
 
 
 @pytest.mark.parametrize("n", [0, 1])
-async def test_close_without_records(n: int) -> None:
+async def test_close_without_records(n: int, tmp_path: Path) -> None:
     store = FlakyStore(0)
-    writer = LedgerWriter(store, batch_size=10, flush_interval_s=3600)
+    writer = LedgerWriter(store, batch_size=10, flush_interval_s=3600, spool_dir=tmp_path)
     writer.start()
     for i in range(n):
         writer.record(record(str(i)))

@@ -1,4 +1,4 @@
-"""One contract, every store adapter: in-memory and SQL (SQLite file)."""
+"""One contract, every store adapter: in-memory, SQLite (a file) and PostgreSQL (a fresh schema)."""
 
 from __future__ import annotations
 
@@ -6,23 +6,40 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from envelope.keys import KeyRecord, digest
 from envelope.ledger.record import LedgerRecord
 from envelope.store.memory import MemoryStore
-from envelope.store.ports import Conflict, Store
+from envelope.store.ports import Conflict, Rejected, Store
 from envelope.store.sql import SQLStore
+from tests.store.databases import SQL_KINDS, empty_database
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", *SQL_KINDS])
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    adapter: Store = (
-        MemoryStore() if request.param == "memory" else SQLStore(f"sqlite+aiosqlite:///{tmp_path / 's.db'}")
-    )
-    await adapter.open()
-    yield adapter
-    await adapter.close()
+    if request.param == "memory":
+        yield MemoryStore()
+        return
+    async with empty_database(request.param, tmp_path) as db:
+        adapter = db.store()
+        await adapter.open()
+        try:
+            yield adapter
+        finally:
+            await adapter.close()
+
+
+@pytest.fixture(params=SQL_KINDS)
+async def sql_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[SQLStore]:
+    async with empty_database(request.param, tmp_path) as db:
+        adapter = db.store()
+        await adapter.open()
+        try:
+            yield adapter
+        finally:
+            await adapter.close()
 
 
 def record(
@@ -92,3 +109,34 @@ async def test_a_batch_with_a_duplicate_id_is_rejected_whole(store: Store) -> No
     with pytest.raises(Conflict):
         await store.append([record("fresh"), record("dup")])
     assert await store.count() == 1
+
+
+async def test_append_ignoring_duplicates_writes_only_new_ids(store: Store) -> None:
+    await store.append([record("a", cost=0.5)])
+    await store.append_ignoring_duplicates([record("a", cost=9.0), record("b"), record("c"), record("b")])
+    await store.append_ignoring_duplicates([])
+    assert await store.count() == 3
+    (line,) = await store.summarize("tenant")
+    assert line.cost_usd == pytest.approx(0.5 + 0.001 + 0.001)  # "a" kept its first row
+
+
+async def test_values_the_database_cannot_hold_are_rejected_not_retried(sql_store: SQLStore) -> None:
+    missing = msgspec.structs.replace(record("m"), tenant=None)
+    for append in (sql_store.append, sql_store.append_ignoring_duplicates):
+        with pytest.raises(Rejected) as caught:
+            await append([record("ok"), missing])
+        assert not isinstance(caught.value, Conflict)
+    assert await sql_store.count() == 0  # all or nothing
+
+
+async def test_postgresql_rejects_a_value_too_long(tmp_path: Path) -> None:
+    async with empty_database("postgresql", tmp_path) as db:
+        store = db.store()
+        await store.open()
+        try:
+            with pytest.raises(Rejected):
+                await store.append([msgspec.structs.replace(record("long"), degradations="x" * 600)])
+            await store.append([record("short")])  # the connection is still good
+            assert await store.count() == 1
+        finally:
+            await store.close()

@@ -63,9 +63,10 @@ def overhead(
             )
         )
         return
+    title = f"envelope bench (fake upstream answers at once; admission: {admission})"
     table = Table(
         "mode", "path", "req/s", "p50 ms", "p99 ms", "added p50 ms", "added p99 ms", "errors",
-        "gateway CPU ms/req", "target", "upstream CPU µs/req", title=f"envelope bench (fake upstream answers at once; admission: {admission})",
+        "gateway CPU ms/req", "target", "upstream CPU µs/req", title=title,
     )  # fmt: skip
     for r in rows:
         d, g = r.direct, r.gateway

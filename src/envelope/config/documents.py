@@ -187,6 +187,13 @@ class TelemetryDoc(Document):
 class LedgerDoc(Document):
     batch_size: int = Field(default=500, ge=1)
     flush_interval_ms: int = Field(default=250, ge=1)
+    spool_dir: str | None = Field(
+        default=None,
+        description="Where rows wait while the store is away; default: .envelope-spool beside a SQLite "
+        "file, else in the working directory",
+    )
+    write_timeout_s: float = Field(default=30.0, gt=0, description="A store write slower than this is spooled")
+    retry_interval_s: float = Field(default=1.0, gt=0, description="How often to try the store again while it is away")
 
 
 def _default_shares() -> dict[Priority, float]:

@@ -1,1 +1,1 @@
-"""Store ports and their adapters: in-memory, and SQL (SQLite by default, PostgreSQL later)."""
+"""Store ports and their adapters: in-memory, and SQL (SQLite by default, or PostgreSQL), schema by migrations."""

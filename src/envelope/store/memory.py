@@ -48,6 +48,12 @@ class MemoryStore:
         self._ledger.extend(records)
         self._ids.update(ids)
 
+    async def append_ignoring_duplicates(self, records: list[LedgerRecord]) -> None:
+        for r in records:
+            if r.request_id not in self._ids:
+                self._ledger.append(r)
+                self._ids.add(r.request_id)
+
     async def summarize(self, by: GroupBy, since: float | None = None) -> list[CostLine]:
         groups: dict[str, list[LedgerRecord]] = defaultdict(list)
         for r in self._ledger:

@@ -11,7 +11,11 @@ from envelope.ledger.record import LedgerRecord
 GroupBy = Literal["tenant", "route", "feature", "model"]
 
 
-class Conflict(Exception):
+class Rejected(Exception):
+    """The store answered but refused the values (too long, wrong type, duplicate): retrying will not help."""
+
+
+class Conflict(Rejected):
     """A write that would duplicate a unique value (a key digest or id, a request id)."""
 
 
@@ -44,7 +48,15 @@ class KeyStore(Protocol):
 
 class LedgerStore(Protocol):
     async def append(self, records: list[LedgerRecord]) -> None:
-        """Write a batch atomically: all rows or none."""
+        """Write a batch atomically: all rows or none; `Conflict` if a request id is already stored."""
+        ...
+
+    async def append_ignoring_duplicates(self, records: list[LedgerRecord]) -> None:
+        """Write the rows whose request id is not stored yet (atomically); skip the others.
+
+        Replaying a spooled batch goes through here, so a batch that reached the store
+        before a crash (or before a timeout hid its success) is never written twice.
+        """
         ...
 
     async def summarize(self, by: GroupBy, since: float | None = None) -> list[CostLine]: ...
@@ -54,7 +66,7 @@ class LedgerStore(Protocol):
 
 class Store(KeyStore, LedgerStore, Protocol):
     async def open(self) -> None:
-        """Connect and create what is missing."""
+        """Connect, and bring the schema up to date (idempotent, safe with several processes)."""
         ...
 
     async def close(self) -> None: ...

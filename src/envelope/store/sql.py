@@ -1,29 +1,41 @@
 """SQL store on SQLAlchemy Core (async): SQLite through aiosqlite by default.
 
-The same statements serve PostgreSQL through asyncpg; only the URL differs.
+The same statements serve PostgreSQL through asyncpg; only the URL differs
+(`postgresql+asyncpg://user@host:5432/db`). The schema is made and kept current by
+the Alembic migrations in `envelope.migrations`, applied by `open()`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import msgspec
 from sqlalchemy import Integer as Integer_
-from sqlalchemy import event, func, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import event, func, insert, make_url, select, update
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from envelope.keys import KeyRecord
 from envelope.ledger.record import LedgerRecord
-from envelope.store.ports import Conflict, CostLine, GroupBy
-from envelope.store.schema import api_keys, ledger, metadata
+from envelope.store import migrate
+from envelope.store.ports import Conflict, CostLine, GroupBy, Rejected
+from envelope.store.schema import api_keys, ledger
 
 _KEY_FIELDS = ("id", "tenant", "role", "route", "feature", "name", "created_at", "revoked_at")
 
 
+# Positional placeholders by driver paramstyle: aiosqlite "qmark", asyncpg "numeric_dollar".
+_MARKS = {"qmark": "?", "numeric_dollar": "${}", "format": "%s", "pyformat": "%s", "numeric": ":{}"}
+
+
 class SQLStore:
-    def __init__(self, url: str) -> None:
+    """`url` is an async SQLAlchemy URL; `connect_args` go to the driver (for asyncpg,
+    e.g. `{"server_settings": {"search_path": "tenant_a"}}` to use another schema)."""
+
+    def __init__(self, url: str, *, connect_args: Mapping[str, Any] | None = None) -> None:
         self.url = url
+        self._connect_args = dict(connect_args or {})
         self._engine: AsyncEngine | None = None
         self._ledger_insert: str | None = None
 
@@ -34,11 +46,17 @@ class SQLStore:
         return self._engine
 
     async def open(self) -> None:
-        engine = create_async_engine(self.url)
-        if engine.dialect.name == "sqlite":
+        sqlite = make_url(self.url).get_backend_name() == "sqlite"
+        # A server may restart under us: test pooled connections before use (one round trip),
+        # so the first query after a restart does not fail.
+        engine = create_async_engine(self.url, connect_args=self._connect_args, pool_pre_ping=not sqlite)
+        if sqlite:
             event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-        async with engine.begin() as conn:
-            await conn.run_sync(metadata.create_all)
+        try:
+            await migrate.upgrade_engine(engine)
+        except BaseException:
+            await engine.dispose()
+            raise
         self._engine = engine
 
     async def close(self) -> None:
@@ -81,26 +99,33 @@ class SQLStore:
     # --- ledger ---
 
     async def append(self, records: list[LedgerRecord]) -> None:
-        if not records:
-            return
+        if records:
+            await self._insert(self._insert_sql(), records)
+
+    async def append_ignoring_duplicates(self, records: list[LedgerRecord]) -> None:
+        if records:
+            # SQLite (3.24+) and PostgreSQL both spell it this way.
+            await self._insert(self._insert_sql() + " ON CONFLICT (request_id) DO NOTHING", records)
+
+    async def _insert(self, sql: str, records: list[LedgerRecord]) -> None:
         # Plain driver executemany with tuples: SQLAlchemy's per-row parameter processing
         # cost more than the insert itself at thousands of rows a second.
         rows = [msgspec.structs.astuple(r) for r in records]
         try:
             async with self.engine.begin() as conn:
-                await conn.exec_driver_sql(self._insert_sql(), rows)
-        except IntegrityError as exc:
-            raise Conflict("a ledger batch repeats a request id") from exc
+                await conn.exec_driver_sql(sql, rows)
+        except DBAPIError as exc:
+            refusal = _refusal(exc)
+            if refusal is None:
+                raise  # not about the values (connection, lock, schema): the caller retries later
+            raise refusal(f"the store refused a ledger batch: {exc.orig}") from exc
 
     def _insert_sql(self) -> str:
         if self._ledger_insert is None:
             names = [c.name for c in ledger.columns]
             assert names == list(LedgerRecord.__struct_fields__), "ledger columns follow LedgerRecord's fields"
-            style = self.engine.dialect.paramstyle
-            marks = [
-                f"${i}" if style == "numeric_dollar" else "%s" if style == "format" else "?"
-                for i in range(1, len(names) + 1)
-            ]
+            mark = _MARKS[self.engine.dialect.paramstyle]
+            marks = [mark.format(i) for i in range(1, len(names) + 1)]
             self._ledger_insert = f"INSERT INTO ledger ({', '.join(names)}) VALUES ({', '.join(marks)})"
         return self._ledger_insert
 
@@ -141,10 +166,27 @@ class SQLStore:
             return int((await conn.execute(select(func.count()).select_from(ledger))).scalar_one())
 
 
+def _refusal(exc: DBAPIError) -> type[Rejected] | None:
+    """`Conflict` for a duplicate key, `Rejected` for values the database refuses, else None.
+
+    Read from the SQLSTATE (PostgreSQL: class 22 data, 23 integrity) or SQLite's error
+    name, because asyncpg's executemany surfaces them as a plain `DBAPIError`.
+    """
+    orig = exc.orig
+    state = getattr(orig, "sqlstate", None) or getattr(getattr(orig, "__cause__", None), "sqlstate", None) or ""
+    name = getattr(orig, "sqlite_errorname", "")
+    if state == "23505" or name in ("SQLITE_CONSTRAINT_PRIMARYKEY", "SQLITE_CONSTRAINT_UNIQUE"):
+        return Conflict
+    if state[:2] in ("22", "23") or name.startswith(("SQLITE_CONSTRAINT", "SQLITE_MISMATCH", "SQLITE_TOOBIG")):
+        return Rejected
+    return None
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # WAL lets `envelope report` read while the gateway writes; NORMAL sync is durable under WAL.
+    # busy_timeout first: switching a new file to WAL takes a lock another process may hold.
     cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA busy_timeout=5000")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=5000")
     cursor.close()

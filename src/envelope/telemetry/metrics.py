@@ -40,7 +40,10 @@ class Metrics:
         self.errors = Counter("envelope_errors", "Failed requests by error code", [*LABELS, "code"], registry=r)
         self.degradations = Counter("envelope_degradations", "Degradations applied", [*LABELS, "kind"], registry=r)
         self.rejections = Counter(
-            "envelope_admission_rejections", "Requests refused by a limit (429)", ["route", "tenant", "limit"], registry=r
+            "envelope_admission_rejections",
+            "Requests refused by a limit (429)",
+            ["route", "tenant", "limit"],
+            registry=r,
         )
         self.upstream = Histogram(
             "envelope_upstream_duration_seconds",
