@@ -73,7 +73,7 @@ class Spool:
         data = b"".join(self._encoder.encode(r) + b"\n" for r in records)
         with self._lock:
             if self._active is None:
-                self._active = self._create()
+                self._active = self.new_file()
             _append_durably(self._active.fd, data)
 
     def claim(self) -> list[SpoolFile]:
@@ -135,7 +135,8 @@ class Spool:
 
     # --- internals ---
 
-    def _create(self) -> SpoolFile:
+    def new_file(self, *, durable: bool = True) -> SpoolFile:
+        """A new, locked spool file of this process's (`durable`: its name fsync'd too)."""
         self.directory.mkdir(parents=True, exist_ok=True)
         name = f"ledger-{time.time_ns():020d}-{os.getpid()}.jsonl"
         # Locked under a name the orphan scan ignores, then renamed: never adoptable unlocked.
@@ -145,7 +146,8 @@ class Spool:
             fcntl.flock(fd, fcntl.LOCK_EX)
             path = self.directory / name
             os.rename(temporary, path)
-            _fsync_directory(self.directory)
+            if durable:
+                _fsync_directory(self.directory)
         except BaseException:
             os.close(fd)
             raise

@@ -1,6 +1,7 @@
 """Batches ledger records off the hot path; spools them to disk while the store is away.
 
-`record()` only appends to a buffer. A background task writes the buffer every
+`record()` appends to a buffer, after writing the row to this process's journal
+(`journal.py`: one plain write, so even SIGKILL loses no row). A background task writes the buffer every
 `flush_interval` or as soon as it holds `batch_size` rows; `close()` writes what is
 left (to the store, else to the spool, which the next start replays).
 
@@ -22,6 +23,7 @@ import logging
 import time
 from pathlib import Path
 
+from envelope.ledger.journal import Journal
 from envelope.ledger.record import LedgerRecord
 from envelope.ledger.spool import Spool
 from envelope.store.ports import LedgerStore, Rejected
@@ -52,6 +54,8 @@ class LedgerWriter:
         self._timeout = write_timeout_s
         self._retry_interval = retry_interval_s
         self._spool = Spool(spool_dir if spool_dir is not None else Path.cwd() / ".envelope-spool")
+        self._journal = Journal(self._spool)
+        self._in_flight = 0  # rows taken from the buffer, not yet stored, spooled or put back
         self._buffer: list[LedgerRecord] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -70,6 +74,7 @@ class LedgerWriter:
         self._wake.set()  # replay what earlier processes left without waiting for the interval
 
     def record(self, row: LedgerRecord) -> None:
+        self._journal.write(row)
         self._buffer.append(row)
         if len(self._buffer) >= self._batch_size:
             self._wake.set()
@@ -93,8 +98,9 @@ class LedgerWriter:
         if self._overflow is not None:
             await self._overflow
         await self._cycle(force=False, replay=False)  # a long replay would hold up shutdown; the next start does it
-        if self._buffer:  # the spool failed too: nowhere left to put them
+        if self._buffer:  # the spool failed too: nowhere left to put them but the journal
             log.error("ledger closed with %d rows neither stored nor spooled", len(self._buffer))
+        self._journal.close(all_disposed=not self._buffer and self._in_flight == 0)
         await asyncio.to_thread(self._spool.close)
 
     async def _run(self) -> None:
@@ -109,12 +115,21 @@ class LedgerWriter:
                 await asyncio.sleep(self._interval)
 
     async def _cycle(self, *, force: bool, replay: bool = True) -> None:
+        self._journal.seal()
+        try:
+            await self._store_buffer(force=force, replay=replay)
+        finally:
+            if not self._buffer and self._in_flight == 0:
+                self._journal.discard_sealed()  # every row it holds is stored or spooled
+
+    async def _store_buffer(self, *, force: bool, replay: bool) -> None:
         if self._down and not force and time.monotonic() < self._retry_at:
             await self._spill(self._take())  # store away: keep memory small until the next try
             return
         while self._buffer:
             batch = self._take(self._batch_size)
             if await self._write(batch):
+                self._in_flight -= len(batch)
                 continue
             if self._down:
                 batch += self._take()  # the store is away: everything waiting goes to disk
@@ -191,6 +206,8 @@ class LedgerWriter:
             log.exception("ledger spool %s unwritable; %d rows kept in memory", self.spool_dir, len(rows))
             self._buffer[:0] = rows
             return False
+        finally:
+            self._in_flight -= len(rows)  # spooled, or back in the buffer
         return True
 
     async def _spill_overflow(self, rows: list[LedgerRecord]) -> None:
@@ -205,6 +222,7 @@ class LedgerWriter:
         n = len(self._buffer) if n is None else n
         rows = self._buffer[:n]
         del self._buffer[:n]
+        self._in_flight += len(rows)
         return rows
 
     def _mark_down(self, exc: BaseException) -> None:
