@@ -163,3 +163,16 @@ def test_no_limits_configured_means_no_admission_work(fake_upstream: FakeUpstrea
         assert ask(gw).headers["x-envelope-degradations"] == "none"
     finally:
         gw.stop()
+
+
+def test_soft_budget_warns_and_caps_output_per_policy(fake_upstream: FakeUpstream, tmp_path: Path) -> None:
+    budget = {"period": "daily", "soft_usd": 0.000001, "on_soft": "cap_output", "soft_max_output_tokens": 2}
+    gw = start_gateway(tmp_path, doc(fake_upstream, tenant={"budget": budget}))
+    try:
+        raw = ask(gw)
+        degradations = raw.headers["x-envelope-degradations"].split(",")
+        assert degradations == ["budget_soft_limit", "max_tokens_capped_by_budget"]
+        assert raw.headers["x-envelope-max-tokens"] == "2"
+        assert raw.parse().usage.completion_tokens == 2  # the upstream was asked for 2
+    finally:
+        gw.stop()

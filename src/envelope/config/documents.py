@@ -138,6 +138,10 @@ class BudgetDoc(Document):
     period_seconds: int | None = Field(default=None, ge=60, description="A custom period instead, from the epoch")
     hard_usd: float | None = Field(default=None, gt=0, description="Refuse requests that could exceed this")
     soft_usd: float | None = Field(default=None, gt=0, description="Past this, admit with a warning and degrade")
+    on_soft: Literal["warn", "cap_output"] = Field(
+        default="warn", description="Past soft_usd: only say so, or also cap max_tokens at soft_max_output_tokens"
+    )
+    soft_max_output_tokens: int = Field(default=256, ge=1)
 
     @model_validator(mode="after")
     def _one_period(self) -> BudgetDoc:

@@ -18,7 +18,7 @@ from collections import Counter
 
 from envelope.admission.ports import AdmissionStore
 from envelope.catalog import Catalog
-from envelope.config.documents import AdmissionDoc
+from envelope.config.documents import AdmissionDoc, BudgetDoc
 from envelope.core.admission import Ask, Decision, Facts, plan, settlement
 from envelope.errors import BudgetExceeded, RateLimited
 from envelope.pipeline.context import RequestContext
@@ -59,9 +59,20 @@ class Admit:
             raise _refusal(decision)
         ctx.admission = ask
         if decision.soft_exceeded:
-            ctx.degradations.append("budget_soft_limit")
+            self._soften(ctx, facts.tenant.budget)
         if decision.local:
             ctx.degradations.append("admission_local")
+
+    @staticmethod
+    def _soften(ctx: RequestContext, budget: BudgetDoc | None) -> None:
+        """Past the soft budget: say so, and cap the answer's length if the policy says."""
+        ctx.degradations.append("budget_soft_limit")
+        if budget is None or budget.on_soft != "cap_output" or ctx.max_tokens is None:
+            return
+        if ctx.max_tokens > budget.soft_max_output_tokens:
+            ctx.max_tokens = budget.soft_max_output_tokens
+            ctx.upstream_body["max_tokens"] = ctx.max_tokens
+            ctx.degradations.append("max_tokens_capped_by_budget")
 
     async def _wait(self, ctx: RequestContext, ask: Ask, decision: Decision) -> Decision:
         gate = next(s for s in ask.slots if s.gate)
