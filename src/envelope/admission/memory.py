@@ -33,6 +33,12 @@ class _Leases:
                 out.append(request_id)
         return out
 
+    def release(self, request_id: str) -> None:
+        """Drop a lease early; compact the heap once released entries dominate it."""
+        if self.expiry.pop(request_id, None) is not None and len(self.heap) > 2 * len(self.expiry) + 64:
+            self.heap = [(until, rid) for rid, until in self.expiry.items()]
+            heapq.heapify(self.heap)
+
     def first_expiry(self) -> float:
         return min(self.expiry.values()) if self.expiry else math.inf
 
@@ -90,11 +96,11 @@ class MemoryAdmission:
         for key in settlement.slot_keys:
             held = self._slots.get(key)
             if held is not None:
-                held.expiry.pop(settlement.request_id, None)
+                held.release(settlement.request_id)
         if settlement.reservation_key is not None:
             budget = self._budget(settlement.reservation_key, now)
             budget.reserved -= budget.amounts.pop(settlement.request_id, 0.0)
-            budget.holds.expiry.pop(settlement.request_id, None)
+            budget.holds.release(settlement.request_id)
             budget.spent += settlement.actual_usd
         for bucket in settlement.token_buckets:
             self._buckets[bucket.key] = (self._tokens(bucket, now) - bucket.cost, now)
