@@ -16,33 +16,20 @@ import aiohttp
 import asyncpg
 import pytest
 
+from tests.support.postgres import SERVER, fresh_database, sqlalchemy_url
 from tests.support.processes import FakeUpstream, Gateway, start_gateway
-
-PG = "postgresql://postgres@127.0.0.1:5432"
 
 
 @pytest.fixture
 def database() -> Iterator[str]:
-    name = f"envelope_replicas_{uuid.uuid4().hex[:10]}"
-    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
-    try:
+    with fresh_database("envelope_replicas") as name:
         yield name
-    finally:
-        asyncio.run(_admin(f'DROP DATABASE "{name}" WITH (FORCE)'))
-
-
-async def _admin(statement: str) -> None:
-    conn = await asyncpg.connect(f"{PG}/test")
-    try:
-        await conn.execute(statement)
-    finally:
-        await conn.close()
 
 
 def config(upstream: FakeUpstream, database: str, *, tenant: dict[str, Any], mode: str = "") -> dict[str, Any]:
     return {
         "gateway": {
-            "database_url": f"postgresql+asyncpg://postgres@127.0.0.1:5432/{database}",
+            "database_url": sqlalchemy_url(database),
             "ledger": {"batch_size": 50, "flush_interval_ms": 50},
             "admission": {
                 "store_url": "redis://127.0.0.1:6379/0",
@@ -100,7 +87,7 @@ async def burst(gateways: tuple[Gateway, Gateway], n: int = 200) -> list[int]:
 
 
 async def ledger(database: str, expected: int) -> list[asyncpg.Record]:
-    conn = await asyncpg.connect(f"{PG}/{database}")
+    conn = await asyncpg.connect(f"{SERVER}/{database}")
     try:
         deadline = time.monotonic() + 10
         while True:

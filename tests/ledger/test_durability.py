@@ -8,7 +8,6 @@ import os
 import signal
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,9 +17,8 @@ import openai
 import pytest
 
 from envelope.bench.cpu import tree_pids
+from tests.support.postgres import SERVER, admin, fresh_database, sqlalchemy_url
 from tests.support.processes import FakeUpstream, Gateway, read_ledger, start_gateway
-
-PG = "postgresql://postgres@127.0.0.1:5432"
 
 
 def config(upstream: FakeUpstream, **gateway: Any) -> dict[str, Any]:
@@ -69,26 +67,12 @@ def test_sigkill_mid_load_loses_no_row(fake_upstream: FakeUpstream, tmp_path: Pa
 
 @pytest.fixture
 def database() -> Iterator[str]:
-    name = f"envelope_durable_{uuid.uuid4().hex[:10]}"
-    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
-    try:
+    with fresh_database("envelope_durable") as name:
         yield name
-    finally:
-        asyncio.run(_admin(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true'))
-        asyncio.run(_admin(f'DROP DATABASE "{name}" WITH (FORCE)'))
-
-
-async def _admin(*statements: str) -> None:
-    conn = await asyncpg.connect(f"{PG}/test")
-    try:
-        for statement in statements:
-            await conn.execute(statement)
-    finally:
-        await conn.close()
 
 
 async def _rows(database: str) -> list[str]:
-    conn = await asyncpg.connect(f"{PG}/{database}")
+    conn = await asyncpg.connect(f"{SERVER}/{database}")
     try:
         return [r["request_id"] for r in await conn.fetch("SELECT request_id FROM ledger")]
     finally:
@@ -96,7 +80,7 @@ async def _rows(database: str) -> list[str]:
 
 
 def test_postgres_away_mid_load_loses_no_row(fake_upstream: FakeUpstream, database: str, tmp_path: Path) -> None:
-    url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{database}"
+    url = sqlalchemy_url(database)
     doc = config(
         fake_upstream,
         database_url=url,
@@ -110,13 +94,13 @@ def test_postgres_away_mid_load_loses_no_row(fake_upstream: FakeUpstream, databa
         time.sleep(0.5)
         # the store goes away mid-load: no new connections, every open one killed
         asyncio.run(
-            _admin(
+            admin(
                 f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS false',
                 f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{database}'",
             )
         )
         time.sleep(1.5)
-        asyncio.run(_admin(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true'))
+        asyncio.run(admin(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true'))
         load.join(60)
         assert len(sent) == 300  # serving never depended on the ledger store
         deadline = time.monotonic() + 15
