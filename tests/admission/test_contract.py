@@ -39,11 +39,15 @@ def ids() -> str:
 
 
 def rpm(limit: int, key: str = "rpm:tenant:a") -> Bucket:
-    return Bucket(key, "tenant rpm", limit, limit / 60, 1.0)
+    return Bucket(key, "tenant rpm", limit, limit / 60)
 
 
-def budget(amount: float, hard: float | None = 1.0, soft: float | None = None, lease: float = 60.0) -> Reservation:
-    return Reservation("budget:a:0", "tenant budget", amount, hard, soft, lease, time.time() + 3600)
+BUDGET = Reservation("budget:a:0", "tenant budget", 1.0, None, time.time() + 3600)
+
+
+def spend(amount: float, *, hard: float | None = 1.0, soft: float | None = None, lease: float = 60.0) -> Ask:
+    reservation = Reservation(BUDGET.key, BUDGET.name, hard, soft, BUDGET.period_end)
+    return Ask(ids(), reservation=reservation, amount_usd=amount, lease_s=lease)
 
 
 async def test_bucket_admits_its_capacity_then_names_the_limit(store: AdmissionStore) -> None:
@@ -54,7 +58,7 @@ async def test_bucket_admits_its_capacity_then_names_the_limit(store: AdmissionS
 
 
 async def test_bucket_refills_over_time(store: AdmissionStore) -> None:
-    fast = Bucket("rpm:fast", "fast", 2, 20.0, 1.0)
+    fast = Bucket("rpm:fast", "fast", 2, 20.0)
     assert all([(await store.admit(Ask(ids(), (fast,)), time.time())).admitted for _ in range(2)])
     assert not (await store.admit(Ask(ids(), (fast,)), time.time())).admitted
     await asyncio.sleep(0.12)
@@ -62,13 +66,13 @@ async def test_bucket_refills_over_time(store: AdmissionStore) -> None:
 
 
 async def test_a_request_larger_than_the_bucket_can_never_pass(store: AdmissionStore) -> None:
-    huge = Bucket("tpm:t", "tenant tpm", 100, 100 / 60, 500)
-    decision = await store.admit(Ask(ids(), (huge,)), time.time())
+    tpm = Bucket("tpm:t", "tenant tpm", 100, 100 / 60, per_token=True)
+    decision = await store.admit(Ask(ids(), (tpm,), tokens=500), time.time())
     assert not decision.admitted and decision.never
 
 
 async def test_all_or_nothing(store: AdmissionStore) -> None:
-    gate = Slots("cap:tier:S", "tier S capacity", 1, 60, gate=True)
+    gate = Slots("cap:tier:S", "tier S capacity", 1, gate=True)
     assert (await store.admit(Ask(ids(), (), (gate,)), time.time())).admitted
     denied = await store.admit(Ask(ids(), (rpm(3),), (gate,)), time.time())
     assert not denied.admitted and denied.denied_by == "tier S capacity" and denied.gate
@@ -77,60 +81,57 @@ async def test_all_or_nothing(store: AdmissionStore) -> None:
 
 
 async def test_slots_are_released_on_settle_and_lapse_with_their_lease(store: AdmissionStore) -> None:
-    conc = Slots("conc:tenant:a", "tenant concurrency", 2, 60)
+    conc = Slots("conc:tenant:a", "tenant concurrency", 2)
     first, second = ids(), ids()
     assert (await store.admit(Ask(first, (), (conc,)), time.time())).admitted
     assert (await store.admit(Ask(second, (), (conc,)), time.time())).admitted
     assert not (await store.admit(Ask(ids(), (), (conc,)), time.time())).admitted
     await store.settle(Settlement(first, slot_keys=(conc.key,)), time.time())
     assert (await store.admit(Ask(ids(), (), (conc,)), time.time())).admitted
-    short = Slots("conc:short", "short", 1, 0.15)
-    assert (await store.admit(Ask(ids(), (), (short,)), time.time())).admitted
+    short = Slots("conc:short", "short", 1)
+    assert (await store.admit(Ask(ids(), (), (short,), lease_s=0.15), time.time())).admitted
     assert not (await store.admit(Ask(ids(), (), (short,)), time.time())).admitted
     await asyncio.sleep(0.25)  # a crashed holder's lease lapses
     assert (await store.admit(Ask(ids(), (), (short,)), time.time())).admitted
 
 
 async def test_budget_reserves_worst_case_and_settles_to_actual(store: AdmissionStore) -> None:
-    a, b = ids(), ids()
-    assert (await store.admit(Ask(a, reservation=budget(0.4)), time.time())).admitted
-    assert (await store.admit(Ask(b, reservation=budget(0.4)), time.time())).admitted
-    denied = await store.admit(Ask(ids(), reservation=budget(0.4)), time.time())
+    first = spend(0.4)
+    assert (await store.admit(first, time.time())).admitted
+    assert (await store.admit(spend(0.4), time.time())).admitted
+    denied = await store.admit(spend(0.4), time.time())
     assert not denied.admitted and denied.denied_by == "tenant budget" and not denied.never
     assert denied.retry_after_s > 3000  # until the period ends
-    await store.settle(Settlement(a, reservation_key="budget:a:0", actual_usd=0.1), time.time())
-    assert await store.spent("budget:a:0", time.time()) == pytest.approx((0.1, 0.4))
-    assert (await store.admit(Ask(ids(), reservation=budget(0.4)), time.time())).admitted  # 0.1 + 0.4 + 0.4
+    await store.settle(Settlement(first.request_id, reservation_key=BUDGET.key, actual_usd=0.1), time.time())
+    assert await store.spent(BUDGET.key, time.time()) == pytest.approx((0.1, 0.4))
+    assert (await store.admit(spend(0.4), time.time())).admitted  # 0.1 + 0.4 + 0.4
 
 
 async def test_soft_limit_admits_with_a_flag_and_never_for_oversized(store: AdmissionStore) -> None:
-    soft = await store.admit(Ask(ids(), reservation=budget(0.6, hard=None, soft=0.5)), time.time())
+    soft = await store.admit(spend(0.6, hard=None, soft=0.5), time.time())
     assert soft.admitted and soft.soft_exceeded
-    oversized = await store.admit(Ask(ids(), reservation=budget(2.0, hard=1.0)), time.time())
+    oversized = await store.admit(spend(2.0, hard=1.0), time.time())
     assert not oversized.admitted and oversized.never
 
 
 async def test_a_lapsed_reservation_is_returned(store: AdmissionStore) -> None:
-    assert (await store.admit(Ask(ids(), reservation=budget(0.9, lease=0.15)), time.time())).admitted
-    assert not (await store.admit(Ask(ids(), reservation=budget(0.9)), time.time())).admitted
+    assert (await store.admit(spend(0.9, lease=0.15), time.time())).admitted
+    assert not (await store.admit(spend(0.9), time.time())).admitted
     await asyncio.sleep(0.25)
-    assert (await store.admit(Ask(ids(), reservation=budget(0.9)), time.time())).admitted
+    assert (await store.admit(spend(0.9), time.time())).admitted
 
 
 async def test_output_tokens_are_drawn_after_the_fact(store: AdmissionStore) -> None:
-    tpm = Bucket("tpm:t", "tenant tpm", 100, 100 / 60, 10)
-    first = ids()
-    assert (await store.admit(Ask(first, (tpm,)), time.time())).admitted
-    drawn = Bucket(tpm.key, tpm.name, tpm.capacity, tpm.per_second, 80)
-    await store.settle(Settlement(first, token_buckets=(drawn,)), time.time())
-    big = Bucket(tpm.key, tpm.name, tpm.capacity, tpm.per_second, 20)
-    assert not (await store.admit(Ask(ids(), (big,)), time.time())).admitted  # ≈10 left
+    tpm = Bucket("tpm:t", "tenant tpm", 100, 100 / 60, per_token=True)
+    first = Ask(ids(), (tpm,), tokens=10)
+    assert (await store.admit(first, time.time())).admitted
+    await store.settle(Settlement(first.request_id, token_buckets=(tpm,), tokens=80), time.time())
+    assert not (await store.admit(Ask(ids(), (tpm,), tokens=20), time.time())).admitted  # ≈10 left
 
 
 async def test_concurrent_asks_never_exceed_a_limit(store: AdmissionStore) -> None:
-    conc = Slots("conc:race", "race", 50, 60)
+    conc = Slots("conc:race", "race", 50)
     results = await asyncio.gather(*[store.admit(Ask(ids(), (), (conc,)), time.time()) for _ in range(200)])
     assert sum(d.admitted for d in results) == 50
-    spend = [store.admit(Ask(ids(), reservation=budget(0.01, hard=1.0)), time.time()) for _ in range(200)]
-    results = await asyncio.gather(*spend)
+    results = await asyncio.gather(*[store.admit(spend(0.01, hard=1.0), time.time()) for _ in range(200)])
     assert sum(d.admitted for d in results) == 100

@@ -87,4 +87,4 @@ def _scaled(ask: Ask, share: float) -> Ask:
             hard_usd=None if reservation.hard_usd is None else reservation.hard_usd * share,
             soft_usd=None if reservation.soft_usd is None else reservation.soft_usd * share,
         )
-    return Ask(ask.request_id, buckets, slots, reservation)
+    return dataclasses.replace(ask, buckets=buckets, slots=slots, reservation=reservation)

@@ -64,7 +64,7 @@ class MemoryAdmission:
 
     async def admit(self, ask: Ask, now: float) -> Decision:
         for bucket in ask.buckets:
-            wait = bucket_wait(self._tokens(bucket, now), bucket)
+            wait = bucket_wait(self._tokens(bucket, now), bucket, ask.cost(bucket))
             if wait > 0:
                 return Decision(False, bucket.name, 0.0 if math.isinf(wait) else wait, never=math.isinf(wait))
         for slots in ask.slots:
@@ -75,20 +75,20 @@ class MemoryAdmission:
         reservation = ask.reservation
         budget = None if reservation is None else self._budget(reservation.key, now)
         if reservation is not None and budget is not None:
-            total = budget.spent + budget.reserved + reservation.amount_usd
+            total = budget.spent + budget.reserved + ask.amount_usd
             if reservation.hard_usd is not None and total > reservation.hard_usd + EPSILON_USD:
-                never = reservation.amount_usd > reservation.hard_usd
+                never = ask.amount_usd > reservation.hard_usd
                 return Decision(False, reservation.name, max(reservation.period_end - now, 0.0), never=never)
             soft = reservation.soft_usd is not None and total > reservation.soft_usd + EPSILON_USD
         for bucket in ask.buckets:
-            self._buckets[bucket.key] = (self._tokens(bucket, now) - bucket.cost, now)
+            self._buckets[bucket.key] = (self._tokens(bucket, now) - ask.cost(bucket), now)
         for slots in ask.slots:
-            self._slots[slots.key].add(ask.request_id, now + slots.lease_s)
+            self._slots[slots.key].add(ask.request_id, now + ask.lease_s)
         if reservation is None or budget is None:
             return Decision(True)
-        budget.reserved += reservation.amount_usd
-        budget.amounts[ask.request_id] = reservation.amount_usd
-        budget.holds.add(ask.request_id, now + reservation.lease_s)
+        budget.reserved += ask.amount_usd
+        budget.amounts[ask.request_id] = ask.amount_usd
+        budget.holds.add(ask.request_id, now + ask.lease_s)
         budget.period_end = reservation.period_end
         return Decision(True, soft_exceeded=soft, spent_usd=budget.spent)
 
@@ -103,7 +103,7 @@ class MemoryAdmission:
             budget.holds.release(settlement.request_id)
             budget.spent += settlement.actual_usd
         for bucket in settlement.token_buckets:
-            self._buckets[bucket.key] = (self._tokens(bucket, now) - bucket.cost, now)
+            self._buckets[bucket.key] = (self._tokens(bucket, now) - settlement.tokens, now)
 
     async def spent(self, reservation_key: str, now: float) -> tuple[float, float]:
         budget = self._budget(reservation_key, now)

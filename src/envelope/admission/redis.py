@@ -154,13 +154,13 @@ class RedisAdmission:
         keys = [p + b.key for b in ask.buckets] + [p + s.key for s in ask.slots]
         args: list[Any] = [ask.request_id, len(ask.buckets), len(ask.slots), 1 if ask.reservation else 0]
         for b in ask.buckets:
-            args += [b.capacity, b.per_second, b.cost]
+            args += [b.capacity, b.per_second, ask.cost(b)]
         for s in ask.slots:
-            args += [s.limit, s.lease_s]
+            args += [s.limit, ask.lease_s]
         r = ask.reservation
         if r is not None:
             keys += self._budget_keys(r.key)
-            args += [r.amount_usd, _or_none(r.hard_usd), _or_none(r.soft_usd), r.lease_s, r.period_end]
+            args += [ask.amount_usd, _or_none(r.hard_usd), _or_none(r.soft_usd), ask.lease_s, r.period_end]
         ok, index, number, flag = await self._client.script("admit", keys, args)
         if ok == 1:
             return Decision(True, soft_exceeded=flag == 1, spent_usd=float(number))
@@ -184,7 +184,7 @@ class RedisAdmission:
             settlement.actual_usd,
         ]
         for b in settlement.token_buckets:
-            args += [b.capacity, b.per_second, b.cost]
+            args += [b.capacity, b.per_second, settlement.tokens]
         await self._client.script("settle", keys, args)
 
     async def spent(self, reservation_key: str, now: float) -> tuple[float, float]:

@@ -25,7 +25,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from envelope.config.documents import AdmissionDoc, BudgetDoc, LimitsDoc, Priority, RouteDoc, TenantDoc, Tier
+from envelope.config.documents import AdmissionDoc, BudgetDoc, Priority, RouteDoc, TenantDoc, Tier
 
 MINUTE = 60.0
 # Sums of float dollars drift (0.01 × 100 > 1.0); budget comparisons allow this much.
@@ -34,49 +34,56 @@ EPSILON_USD = 1e-9
 
 @dataclass(frozen=True, slots=True)
 class Bucket:
-    """Take `cost` from the token bucket at `key` (capacity, refilled per second)."""
+    """A token bucket at `key` (capacity, refilled per second). A request takes one token
+    from it, or — `per_token` (TPM) — as many as the ask's `tokens`."""
 
     key: str
     name: str
     capacity: float
     per_second: float
-    cost: float
+    per_token: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class Slots:
-    """Hold one of `limit` slots at `key` until released or `lease_s` has passed."""
+    """One of `limit` slots at `key`, held until released or the ask's lease runs out."""
 
     key: str
     name: str
     limit: int
-    lease_s: float
     gate: bool = False  # a tier's capacity gate: a request may wait for it
 
 
 @dataclass(frozen=True, slots=True)
 class Reservation:
-    """Reserve `amount_usd` of the budget at `key` (reset when the period ends)."""
+    """The budget at `key`, for the period ending at `period_end`."""
 
     key: str
     name: str
-    amount_usd: float
     hard_usd: float | None
     soft_usd: float | None
-    lease_s: float
     period_end: float
 
 
 @dataclass(frozen=True, slots=True)
 class Ask:
+    """Everything one request takes. The buckets, slots and reservation are shared
+    values (cached per tenant, route, key and tier); what varies per request is here."""
+
     request_id: str
     buckets: tuple[Bucket, ...] = ()
     slots: tuple[Slots, ...] = ()
     reservation: Reservation | None = None
+    tokens: float = 0.0  # taken from per-token buckets
+    amount_usd: float = 0.0  # reserved against the budget
+    lease_s: float = 60.0  # how long slots and the reservation outlive a vanished request
 
     @property
     def empty(self) -> bool:
         return not (self.buckets or self.slots or self.reservation)
+
+    def cost(self, bucket: Bucket) -> float:
+        return self.tokens if bucket.per_token else 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,13 +101,14 @@ class Decision:
 @dataclass(frozen=True, slots=True)
 class Settlement:
     """What a finished request gives back: its slots, its reservation settled to the
-    actual cost, and the output tokens it drew from TPM buckets."""
+    actual cost, and the output `tokens` it draws from its per-token buckets."""
 
     request_id: str
     slot_keys: tuple[str, ...] = ()
     reservation_key: str | None = None
     actual_usd: float = 0.0
-    token_buckets: tuple[Bucket, ...] = field(default=())  # cost = output tokens
+    token_buckets: tuple[Bucket, ...] = field(default=())
+    tokens: float = 0.0
 
 
 def refill(tokens: float, last: float, now: float, bucket: Bucket) -> float:
@@ -108,11 +116,11 @@ def refill(tokens: float, last: float, now: float, bucket: Bucket) -> float:
     return min(bucket.capacity, tokens + max(now - last, 0.0) * bucket.per_second)
 
 
-def bucket_wait(tokens: float, bucket: Bucket) -> float:
-    """Seconds until the bucket holds `bucket.cost` tokens (inf if it never can)."""
-    if bucket.cost > bucket.capacity:
+def bucket_wait(tokens: float, bucket: Bucket, cost: float) -> float:
+    """Seconds until the bucket holds `cost` tokens (inf if it never can)."""
+    if cost > bucket.capacity:
         return math.inf
-    return max(bucket.cost - tokens, 0.0) / bucket.per_second
+    return max(cost - tokens, 0.0) / bucket.per_second
 
 
 def period_bounds(budget: BudgetDoc, now: float) -> tuple[float, float]:
@@ -150,11 +158,63 @@ class Facts:
     deadline_s: float  # seconds left of its latency budget
 
 
-def plan(facts: Facts, settings: AdmissionDoc, now: float) -> Ask:
-    """The whole ask of one request, from its facts and the config."""
+class Planner:
+    """Builds asks; the buckets and slots of a (tenant, route, key, tier) and the budget
+    of a period are built once and shared, so a request costs one `Ask`."""
+
+    MAX_CACHED = 10_000
+
+    def __init__(self, settings: AdmissionDoc) -> None:
+        self._settings = settings
+        self._shapes: dict[tuple[str, str, str, str], tuple[tuple[Bucket, ...], tuple[Slots, ...]]] = {}
+        self._budgets: dict[str, Reservation] = {}
+
+    def plan(self, facts: Facts, now: float) -> Ask:
+        shape_key = (facts.tenant.name, facts.route.name, facts.key_id, facts.tier)
+        shape = self._shapes.get(shape_key)
+        if shape is None:
+            if len(self._shapes) >= self.MAX_CACHED:
+                self._shapes.clear()
+            shape = self._shapes[shape_key] = _shape(facts, self._settings)
+        return Ask(
+            facts.request_id,
+            shape[0],
+            shape[1],
+            self._reservation(facts.tenant, now),
+            tokens=float(facts.input_tokens),
+            amount_usd=facts.worst_case_usd,
+            lease_s=facts.deadline_s + self._settings.lease_margin_s,
+        )
+
+    def _reservation(self, tenant: TenantDoc, now: float) -> Reservation | None:
+        budget = tenant.budget
+        if budget is None:
+            return None
+        cached = self._budgets.get(tenant.name)
+        if cached is not None and now < cached.period_end:
+            return cached
+        start, end = period_bounds(budget, now)
+        reservation = Reservation(
+            f"budget:{tenant.name}:{int(start)}", "tenant budget", budget.hard_usd, budget.soft_usd, end
+        )
+        self._budgets[tenant.name] = reservation
+        return reservation
+
+
+def settlement(ask: Ask, *, actual_usd: float, output_tokens: int) -> Settlement:
+    return Settlement(
+        request_id=ask.request_id,
+        slot_keys=tuple(s.key for s in ask.slots),
+        reservation_key=ask.reservation.key if ask.reservation else None,
+        actual_usd=actual_usd,
+        token_buckets=tuple(b for b in ask.buckets if b.per_token) if output_tokens > 0 else (),
+        tokens=float(output_tokens),
+    )
+
+
+def _shape(facts: Facts, settings: AdmissionDoc) -> tuple[tuple[Bucket, ...], tuple[Slots, ...]]:
     priority: Priority = facts.route.priority or facts.tenant.priority
     share = settings.priority_shares.get(priority, 1.0)
-    lease = facts.deadline_s + settings.lease_margin_s
     buckets: list[Bucket] = []
     slots: list[Slots] = []
     scopes = (
@@ -163,62 +223,19 @@ def plan(facts: Facts, settings: AdmissionDoc, now: float) -> Ask:
         (f"route:{facts.route.name}", "route", facts.route.limits),
     )
     for scope, label, limits in scopes:
-        buckets.extend(_buckets(scope, label, limits, facts.input_tokens))
+        if limits.rpm is not None:
+            buckets.append(Bucket(f"rpm:{scope}", f"{label} rpm", limits.rpm, limits.rpm / MINUTE))
+        if limits.tpm is not None:
+            buckets.append(Bucket(f"tpm:{scope}", f"{label} tpm", limits.tpm, limits.tpm / MINUTE, per_token=True))
         if limits.concurrency is not None:
-            slots.append(Slots(f"conc:{scope}", f"{label} concurrency", _share(limits.concurrency, share), lease))
+            slots.append(Slots(f"conc:{scope}", f"{label} concurrency", _share(limits.concurrency, share)))
     capacity = settings.capacity.get(facts.tier)
     if capacity is not None:
         slots.append(
-            Slots(
-                f"cap:tier:{facts.tier}",
-                f"tier {facts.tier} capacity",
-                _share(capacity.concurrency, share),
-                lease,
-                True,
-            )
+            Slots(f"cap:tier:{facts.tier}", f"tier {facts.tier} capacity", _share(capacity.concurrency, share), True)
         )
-    return Ask(facts.request_id, tuple(buckets), tuple(slots), _reservation(facts, lease, now))
-
-
-def settlement(ask: Ask, *, actual_usd: float, output_tokens: int) -> Settlement:
-    tpm = tuple(
-        Bucket(b.key, b.name, b.capacity, b.per_second, float(output_tokens))
-        for b in ask.buckets
-        if b.key.startswith("tpm:") and output_tokens > 0
-    )
-    return Settlement(
-        request_id=ask.request_id,
-        slot_keys=tuple(s.key for s in ask.slots),
-        reservation_key=ask.reservation.key if ask.reservation else None,
-        actual_usd=actual_usd,
-        token_buckets=tpm,
-    )
-
-
-def _buckets(scope: str, label: str, limits: LimitsDoc, input_tokens: int) -> list[Bucket]:
-    out = []
-    if limits.rpm is not None:
-        out.append(Bucket(f"rpm:{scope}", f"{label} rpm", limits.rpm, limits.rpm / MINUTE, 1.0))
-    if limits.tpm is not None:
-        out.append(Bucket(f"tpm:{scope}", f"{label} tpm", limits.tpm, limits.tpm / MINUTE, float(input_tokens)))
-    return out
+    return tuple(buckets), tuple(slots)
 
 
 def _share(limit: int, share: float) -> int:
     return max(1, math.floor(limit * share))
-
-
-def _reservation(facts: Facts, lease: float, now: float) -> Reservation | None:
-    budget = facts.tenant.budget
-    if budget is None:
-        return None
-    start, end = period_bounds(budget, now)
-    return Reservation(
-        key=f"budget:{facts.tenant.name}:{int(start)}",
-        name="tenant budget",
-        amount_usd=facts.worst_case_usd,
-        hard_usd=budget.hard_usd,
-        soft_usd=budget.soft_usd,
-        lease_s=lease,
-        period_end=end,
-    )

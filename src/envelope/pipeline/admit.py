@@ -19,7 +19,7 @@ from collections import Counter
 from envelope.admission.ports import AdmissionStore
 from envelope.catalog import Catalog
 from envelope.config.documents import AdmissionDoc, BudgetDoc
-from envelope.core.admission import Ask, Decision, Facts, plan, settlement
+from envelope.core.admission import Ask, Decision, Facts, Planner, settlement
 from envelope.errors import BudgetExceeded, RateLimited
 from envelope.pipeline.context import RequestContext
 
@@ -34,6 +34,7 @@ class Admit:
         self._catalog = catalog
         self._store = store
         self._settings = settings
+        self._planner = Planner(settings)
         self._waiting: Counter[str] = Counter()
 
     async def run(self, ctx: RequestContext) -> None:
@@ -49,7 +50,7 @@ class Admit:
             worst_case_usd=ctx.worst_case_usd,
             deadline_s=max(remaining, STREAM_LEASE_S) if ctx.stream else remaining,
         )
-        ask = plan(facts, self._settings, time.time())
+        ask = self._planner.plan(facts, time.time())
         if ask.empty:
             return
         decision = await self._store.admit(ask, time.time())
