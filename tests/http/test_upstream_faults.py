@@ -3,6 +3,7 @@ OpenAI's shape (502/504), or falls back to the next deployment, and is in the le
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -173,3 +174,44 @@ def test_a_client_leaving_mid_stream_is_recorded_as_abandoned(fake_upstream: Fak
         assert row["latency_ms"] < 2000  # noticed at the next chunk, not after the whole answer (20 × 150 ms)
     finally:
         gw.stop()
+
+
+def test_retries_then_breaker_opens_and_the_walk_skips_the_deployment(
+    fake_upstream: FakeUpstream, tmp_path: Path
+) -> None:
+    bad = {
+        "name": "bad",
+        "provider": {"type": "openai", "base_url": fake_upstream.url("status-503"), "model": "x"},
+        "retries": 1,
+        "backoff_ms": 10,
+        "breaker": {"failure_threshold": 2, "open_s": 0.5},
+    }
+    good = {"name": "good", "provider": {"type": "openai", "base_url": fake_upstream.url(), "model": "x"}}
+    doc = {
+        "models": [{"name": "m", "tokenizer": {"type": "tiktoken"}, "deployments": [bad, good]}],
+        "routes": [{"name": "default"}],
+        "tenants": [{"name": "acme"}],
+    }
+    gw = start_gateway(tmp_path, doc)
+    try:
+        c = client(gw)
+        first = c.chat.completions.with_raw_response.create(model="m", messages=MESSAGES)
+        assert first.headers["x-envelope-degradations"] == "retry:bad,fallback_from:bad"  # 2 failures: now open
+        assert first.headers["x-envelope-deployment"] == "good"
+        second = c.chat.completions.with_raw_response.create(model="m", messages=MESSAGES)
+        assert second.headers["x-envelope-degradations"] == "breaker_open:bad"  # skipped without an attempt
+        time.sleep(0.6)  # half-open: one probe goes to `bad` again, fails, and it reopens
+        third = c.chat.completions.with_raw_response.create(model="m", messages=MESSAGES)
+        assert third.headers["x-envelope-degradations"] == "fallback_from:bad"
+        fourth = c.chat.completions.with_raw_response.create(model="m", messages=MESSAGES)
+        assert fourth.headers["x-envelope-degradations"] == "breaker_open:bad"
+        row = gw.ledger_row(first.headers["x-envelope-request-id"])
+        assert row["degradations"] == "retry:bad,fallback_from:bad" and row["status"] == 200
+    finally:
+        gw.stop()
+
+
+def test_upstream_4xx_is_not_retried(gateway: Gateway) -> None:
+    with pytest.raises(openai.BadRequestError) as err:
+        client(gateway).chat.completions.create(model="m-400", messages=MESSAGES)
+    assert "retry" not in err.value.response.headers["x-envelope-degradations"]

@@ -88,11 +88,20 @@ class EstimateTokenizer(Document):
 Tokenizer = Annotated[TiktokenTokenizer | LlamaTokenizer | EstimateTokenizer, Field(discriminator="type")]
 
 
+class BreakerDoc(Document):
+    failure_threshold: int = Field(default=5, ge=1, description="Consecutive failures that open the breaker")
+    open_s: float = Field(default=10.0, gt=0, description="How long it stays open before probing")
+    probes: int = Field(default=1, ge=1, description="Requests let through to probe a half-open deployment")
+
+
 class Deployment(Document):
     name: str
     provider: Provider
     timeout_s: float = Field(default=60.0, gt=0, description="Upper bound on one attempt")
     stream_idle_timeout_s: float = Field(default=30.0, gt=0, description="Longest silence inside a stream")
+    retries: int = Field(default=0, ge=0, le=5, description="Extra attempts on this deployment for retryable errors")
+    backoff_ms: float = Field(default=50.0, ge=0, description="First retry's delay; doubled each time, with jitter")
+    breaker: BreakerDoc = BreakerDoc()
 
 
 class ModelDoc(Document):

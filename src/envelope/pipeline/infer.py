@@ -1,34 +1,96 @@
 """Infer: walk the model's deployments in order until one answers within the budget.
 
 Each attempt's timeout is what is left of the request's latency budget, bounded by
-the deployment's own limit. A retryable failure moves on to the next deployment
-(recorded as a degradation); a client-side rejection does not. For streams, the
-first event is awaited here, so a failure before any byte is sent still becomes a
-proper HTTP error; later failures are the relay's to report.
+the deployment's own limit. A retryable failure (5xx, 429, timeout, refused or broken
+connection, malformed answer) is retried on the same deployment up to its `retries`,
+with exponential backoff and jitter, while the budget allows; then the walk moves on
+to the next deployment. A client-side rejection (upstream 4xx) ends the walk. Every
+retry, fallback and skipped deployment is recorded as a degradation.
+
+Each deployment has a circuit breaker (`core/breaker.py`, per process): after
+`failure_threshold` consecutive failures it opens and the walk skips it for `open_s`,
+then lets `probes` requests through to see whether it has recovered.
+
+For streams, the first event is awaited here, so a failure before any byte is sent
+still becomes a proper HTTP error; later failures are the relay's to report.
 """
 
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 from collections.abc import AsyncIterator
 
 from envelope.catalog import ServedDeployment
+from envelope.core.breaker import Breaker, BreakerPolicy, allow, record
 from envelope.errors import UpstreamError, UpstreamFailed, UpstreamTimeout
 from envelope.pipeline.context import RequestContext
 from envelope.providers.base import Timeouts
 
 
+class Breakers:
+    """The breaker state of every deployment in this process."""
+
+    def __init__(self) -> None:
+        self._states: dict[str, Breaker] = {}
+
+    def allow(self, deployment: ServedDeployment, now: float) -> bool:
+        ok, state = allow(self._states.get(deployment.doc.name, Breaker()), _policy(deployment), now)
+        self._states[deployment.doc.name] = state
+        return ok
+
+    def record(self, deployment: ServedDeployment, *, ok: bool, now: float) -> None:
+        name = deployment.doc.name
+        self._states[name] = record(self._states.get(name, Breaker()), _policy(deployment), ok=ok, now=now)
+
+    def state(self, name: str) -> Breaker:
+        return self._states.get(name, Breaker())
+
+
+def _policy(deployment: ServedDeployment) -> BreakerPolicy:
+    doc = deployment.doc.breaker
+    return BreakerPolicy(doc.failure_threshold, doc.open_s, doc.probes)
+
+
 class Infer:
     name = "infer"
+
+    def __init__(self, breakers: Breakers | None = None, rng: random.Random | None = None) -> None:
+        self.breakers = breakers or Breakers()
+        self._rng = rng or random.Random()
 
     async def run(self, ctx: RequestContext) -> None:
         assert ctx.model is not None
         failures: list[UpstreamError] = []
         for deployment in ctx.model.deployments:
+            if not self.breakers.allow(deployment, time.monotonic()):
+                ctx.degradations.append(f"breaker_open:{deployment.doc.name}")
+                continue
+            before = len(failures)
+            if await self._try_deployment(ctx, deployment, failures):
+                return
+            if len(failures) > before:
+                if not failures[-1].retryable:
+                    raise failures[-1]
+                ctx.degradations.append(f"fallback_from:{deployment.doc.name}")
+        if failures:
+            raise failures[-1]
+        budget = ctx.envelope.deadline_ms if ctx.envelope else 0
+        raise UpstreamTimeout(
+            f"No deployment could be tried within the latency budget of {budget:g} ms"
+            " (all spent, or every breaker open).",
+            code="latency_budget_exhausted",
+        )
+
+    async def _try_deployment(
+        self, ctx: RequestContext, deployment: ServedDeployment, failures: list[UpstreamError]
+    ) -> bool:
+        """Attempt a deployment, with its retries; True once it answered."""
+        for attempt in range(deployment.doc.retries + 1):
             remaining = ctx.remaining_s()
             if remaining <= 0:
-                break
+                return False
             timeouts = Timeouts(
                 total=min(deployment.doc.timeout_s, remaining), idle=deployment.doc.stream_idle_timeout_s
             )
@@ -39,18 +101,21 @@ class Infer:
                 await self._attempt(ctx, deployment, timeouts)
             except UpstreamError as exc:
                 failures.append(exc)
-                if not exc.retryable:
-                    raise
-                ctx.degradations.append(f"fallback_from:{deployment.doc.name}")
+                # an upstream 4xx is the request's fault: the deployment itself is healthy
+                self.breakers.record(deployment, ok=not exc.retryable, now=time.monotonic())
+                if not exc.retryable or attempt == deployment.doc.retries:
+                    return False
+                delay = deployment.doc.backoff_ms / 1000.0 * 2**attempt * (0.5 + self._rng.random())
+                if delay >= ctx.remaining_s():
+                    return False
+                await asyncio.sleep(delay)
+                if not self.breakers.allow(deployment, time.monotonic()):
+                    return False  # that failure opened it (or a probe failed): no more tries here
+                ctx.degradations.append(f"retry:{deployment.doc.name}")
                 continue
-            return
-        if failures:
-            raise failures[-1]
-        budget = ctx.envelope.deadline_ms if ctx.envelope else 0
-        raise UpstreamTimeout(
-            f"The latency budget of {budget:g} ms was spent before any attempt.",
-            code="latency_budget_exhausted",
-        )
+            self.breakers.record(deployment, ok=True, now=time.monotonic())
+            return True
+        return False
 
     async def _attempt(self, ctx: RequestContext, deployment: ServedDeployment, timeouts: Timeouts) -> None:
         provider = deployment.provider
@@ -64,7 +129,6 @@ class Infer:
 
 async def _open_stream(events: AsyncIterator[bytes], budget: float) -> AsyncIterator[bytes]:
     """Wait for the first event within `budget`; hand back a stream that replays it."""
-
     try:
         async with asyncio.timeout(budget):
             first = await anext(events)
