@@ -215,3 +215,43 @@ def test_upstream_4xx_is_not_retried(gateway: Gateway) -> None:
     with pytest.raises(openai.BadRequestError) as err:
         client(gateway).chat.completions.create(model="m-400", messages=MESSAGES)
     assert "retry" not in err.value.response.headers["x-envelope-degradations"]
+
+
+def test_hedged_request_beats_a_slow_deployment(fake_upstream: FakeUpstream, tmp_path: Path) -> None:
+    def deployment(name: str, mode: str) -> dict[str, Any]:
+        return {"name": name, "provider": {"type": "openai", "base_url": fake_upstream.url(mode), "model": "x"}}
+
+    def served(name: str, *deployments: dict[str, Any]) -> dict[str, Any]:
+        return {"name": name, "tokenizer": {"type": "tiktoken"}, "deployments": list(deployments)}
+
+    doc = {
+        "models": [
+            served("slow-first", deployment("slow", "delay-1500"), deployment("quick", "")),
+            served("quick-first", deployment("quick2", ""), deployment("slow2", "delay-1500")),
+            served("both-bad", deployment("b1", "status-500"), deployment("b2", "status-503")),
+        ],
+        "routes": [{"name": "default", "hedge": True, "hedge_after_ms": 150}],
+        "tenants": [{"name": "acme"}],
+    }
+    gw = start_gateway(tmp_path, doc)
+    try:
+        c = client(gw)
+        started = time.monotonic()
+        raw = c.chat.completions.with_raw_response.create(model="slow-first", messages=MESSAGES)
+        assert time.monotonic() - started < 1.0  # did not wait for the slow one
+        assert raw.headers["x-envelope-deployment"] == "quick"
+        assert raw.headers["x-envelope-degradations"] == "hedged:quick"
+        quick = c.chat.completions.with_raw_response.create(model="quick-first", messages=MESSAGES)
+        assert quick.headers["x-envelope-degradations"] == "none"  # answered before the hedge delay
+        with pytest.raises(openai.APIStatusError) as err:
+            c.chat.completions.create(model="both-bad", messages=MESSAGES)
+        assert err.value.status_code == 502
+    finally:
+        gw.stop()
+
+
+def test_hedging_needs_a_delay() -> None:
+    from envelope.config.documents import RouteDoc
+
+    with pytest.raises(ValueError, match="hedge needs"):
+        RouteDoc(name="r", hedge=True)

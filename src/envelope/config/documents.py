@@ -174,6 +174,18 @@ class RouteDoc(Document):
     models: list[str] | None = Field(default=None, description="Models this route may use; default: all")
     limits: LimitsDoc = LimitsDoc()
     priority: Priority | None = Field(default=None, description="Overrides the tenant's priority on this route")
+    hedge: bool = Field(
+        default=False,
+        description="Non-streaming: send a second request to the next deployment "
+        "if the first has not answered after hedge_after_ms; the first answer wins",
+    )
+    hedge_after_ms: float | None = Field(default=None, gt=0, description="Default: the route's p95 target")
+
+    @model_validator(mode="after")
+    def _hedge_has_a_delay(self) -> RouteDoc:
+        if self.hedge and self.hedge_after_ms is None and self.latency.p95_ms is None:
+            raise ValueError(f"route {self.name!r}: hedge needs hedge_after_ms or latency.p95_ms")
+        return self
 
 
 class TenantDoc(Document):

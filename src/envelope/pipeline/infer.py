@@ -11,6 +11,11 @@ Each deployment has a circuit breaker (`core/breaker.py`, per process): after
 `failure_threshold` consecutive failures it opens and the walk skips it for `open_s`,
 then lets `probes` requests through to see whether it has recovered.
 
+With `hedge` on a route (non-streaming only), the first deployment gets the request
+and, if it has not answered after `hedge_after_ms` (default: the route's p95 target),
+the second gets it too; the first answer wins, the other is cancelled (`hedged:NAME`).
+The upstream may still bill the cancelled request.
+
 For streams, the first event is awaited here, so a failure before any byte is sent
 still becomes a proper HTTP error; later failures are the relay's to report.
 """
@@ -61,9 +66,16 @@ class Infer:
         self._rng = rng or random.Random()
 
     async def run(self, ctx: RequestContext) -> None:
-        assert ctx.model is not None
+        assert ctx.model is not None and ctx.route is not None
         failures: list[UpstreamError] = []
-        for deployment in ctx.model.deployments:
+        deployments = ctx.model.deployments
+        if ctx.route.hedge and not ctx.stream and len(deployments) > 1:
+            if await self._hedged(ctx, failures):
+                return
+            if failures and not failures[-1].retryable:
+                raise failures[-1]
+            deployments = deployments[2:]  # both hedged deployments failed: walk on from the third
+        for deployment in deployments:
             if not self.breakers.allow(deployment, time.monotonic()):
                 ctx.degradations.append(f"breaker_open:{deployment.doc.name}")
                 continue
@@ -119,12 +131,64 @@ class Infer:
 
     async def _attempt(self, ctx: RequestContext, deployment: ServedDeployment, timeouts: Timeouts) -> None:
         provider = deployment.provider
-        if ctx.operation == "embeddings":
-            ctx.answer = await provider.embed(ctx.upstream_body, timeouts)
-        elif ctx.stream:
+        if ctx.stream:
             ctx.events = await _open_stream(provider.chat_stream(ctx.upstream_body, timeouts), timeouts.total)
         else:
-            ctx.answer = await provider.chat(ctx.upstream_body, timeouts)
+            ctx.answer = await self._answer(ctx, deployment, timeouts)
+
+    @staticmethod
+    async def _answer(ctx: RequestContext, deployment: ServedDeployment, timeouts: Timeouts) -> bytes:
+        if ctx.operation == "embeddings":
+            return await deployment.provider.embed(ctx.upstream_body, timeouts)
+        return await deployment.provider.chat(ctx.upstream_body, timeouts)
+
+    async def _hedged(self, ctx: RequestContext, failures: list[UpstreamError]) -> bool:
+        """Ask the first deployment; if it has not answered after the hedge delay, ask the
+        second too. The first answer wins and the other request is cancelled. True if
+        one answered; False (failures recorded) if both failed or the budget ran out."""
+        assert ctx.model is not None and ctx.route is not None
+        first, second = ctx.model.deployments[0], ctx.model.deployments[1]
+        after_ms = ctx.route.hedge_after_ms or ctx.route.latency.p95_ms or 0.0
+        now = time.monotonic()
+        racers = [d for d in (first, second) if self.breakers.allow(d, now)]
+        ctx.degradations.extend(f"breaker_open:{d.doc.name}" for d in (first, second) if d not in racers)
+        if not racers or ctx.remaining_s() <= 0:
+            return False
+        ctx.upstream_started = time.perf_counter()
+        tasks = {asyncio.ensure_future(self._race(ctx, racers[0])): racers[0]}
+        done, _ = await asyncio.wait(tasks, timeout=min(after_ms / 1000.0, ctx.remaining_s()))
+        if not done and len(racers) > 1 and ctx.remaining_s() > 0:
+            ctx.degradations.append(f"hedged:{racers[1].doc.name}")
+            tasks[asyncio.ensure_future(self._race(ctx, racers[1]))] = racers[1]
+        try:
+            pending = set(tasks)
+            while pending:
+                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    outcome = task.result()
+                    if isinstance(outcome, bytes):
+                        ctx.deployment, ctx.answer = tasks[task], outcome
+                        return True
+                    failures.append(outcome)
+                    ctx.degradations.append(f"fallback_from:{tasks[task].doc.name}")
+            return False
+        finally:
+            for task in tasks:
+                task.cancel()  # the loser: its answer is not needed
+            ctx.attempts += len(tasks)
+
+    async def _race(self, ctx: RequestContext, deployment: ServedDeployment) -> bytes | UpstreamError:
+        timeouts = Timeouts(
+            total=min(deployment.doc.timeout_s, max(ctx.remaining_s(), 0.001)),
+            idle=deployment.doc.stream_idle_timeout_s,
+        )
+        try:
+            answer = await self._answer(ctx, deployment, timeouts)
+        except UpstreamError as exc:
+            self.breakers.record(deployment, ok=not exc.retryable, now=time.monotonic())
+            return exc
+        self.breakers.record(deployment, ok=True, now=time.monotonic())
+        return answer
 
 
 async def _open_stream(events: AsyncIterator[bytes], budget: float) -> AsyncIterator[bytes]:
