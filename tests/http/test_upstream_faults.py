@@ -255,3 +255,54 @@ def test_hedging_needs_a_delay() -> None:
 
     with pytest.raises(ValueError, match="hedge needs"):
         RouteDoc(name="r", hedge=True)
+
+
+def test_prefix_affinity_sends_a_shared_prefix_to_one_deployment(fake_upstream: FakeUpstream, tmp_path: Path) -> None:
+    deployments = [
+        {"name": f"replica-{i}", "provider": {"type": "openai", "base_url": fake_upstream.url(), "model": "x"}}
+        for i in range(3)
+    ]
+    doc = {
+        "models": [
+            {"name": "m", "tokenizer": {"type": "tiktoken"}, "balance": "prefix_affinity", "deployments": deployments}
+        ],
+        "routes": [{"name": "default"}],
+        "tenants": [{"name": "acme"}],
+    }
+    gw = start_gateway(tmp_path, doc)
+    try:
+        c = client(gw)
+
+        def served(system: str) -> str:
+            raw = c.chat.completions.with_raw_response.create(
+                model="m", messages=[{"role": "system", "content": system}, {"role": "user", "content": "q"}]
+            )
+            return raw.headers["x-envelope-deployment"]
+
+        assert len({served("You are the billing assistant.") for _ in range(5)}) == 1
+        assert len({served(f"You are assistant number {i}.") for i in range(30)}) == 3
+    finally:
+        gw.stop()
+
+
+def test_ewma_balancing_learns_to_prefer_the_faster_deployment(fake_upstream: FakeUpstream, tmp_path: Path) -> None:
+    deployments = [
+        {"name": "slow", "provider": {"type": "openai", "base_url": fake_upstream.url("delay-150"), "model": "x"}},
+        {"name": "fast", "provider": {"type": "openai", "base_url": fake_upstream.url(), "model": "x"}},
+    ]
+    doc = {
+        "models": [{"name": "m", "tokenizer": {"type": "tiktoken"}, "balance": "ewma", "deployments": deployments}],
+        "routes": [{"name": "default"}],
+        "tenants": [{"name": "acme"}],
+    }
+    gw = start_gateway(tmp_path, doc)
+    try:
+        c = client(gw)
+        served = [
+            c.chat.completions.with_raw_response.create(model="m", messages=MESSAGES).headers["x-envelope-deployment"]
+            for _ in range(10)
+        ]
+        assert set(served[:2]) == {"slow", "fast"}  # each measured once
+        assert served[2:] == ["fast"] * 8
+    finally:
+        gw.stop()

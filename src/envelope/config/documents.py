@@ -99,6 +99,7 @@ class Deployment(Document):
     provider: Provider
     timeout_s: float = Field(default=60.0, gt=0, description="Upper bound on one attempt")
     stream_idle_timeout_s: float = Field(default=30.0, gt=0, description="Longest silence inside a stream")
+    weight: float = Field(default=1.0, gt=0, description="Share of traffic under weighted balancing, and capacity")
     retries: int = Field(default=0, ge=0, le=5, description="Extra attempts on this deployment for retryable errors")
     backoff_ms: float = Field(default=50.0, ge=0, description="First retry's delay; doubled each time, with jitter")
     breaker: BreakerDoc = BreakerDoc()
@@ -114,6 +115,11 @@ class ModelDoc(Document):
     tokenizer: Tokenizer = EstimateTokenizer(type="estimate")
     deployments: list[Deployment] = Field(min_length=1)
     embedding: bool = Field(default=False, description="Serves /v1/embeddings rather than chat")
+    balance: Literal["ordered", "least_inflight", "ewma", "weighted", "prefix_affinity"] = Field(
+        default="ordered", description="Which deployment is tried first; the rest remain fallbacks"
+    )
+    affinity_prefix_chars: int = Field(default=1024, ge=1, description="prefix_affinity: how much of the prompt counts")
+    max_imbalance: int = Field(default=4, ge=0, description="prefix_affinity: in-flight lead before spilling over")
 
 
 # --- routes and tenants ----------------------------------------------------------

@@ -7,7 +7,9 @@ with exponential backoff and jitter, while the budget allows; then the walk move
 to the next deployment. A client-side rejection (upstream 4xx) ends the walk. Every
 retry, fallback and skipped deployment is recorded as a degradation.
 
-Each deployment has a circuit breaker (`core/breaker.py`, per process): after
+The walk's order comes from the model's balancing strategy (`core/balance.py`: ordered,
+least in flight, latency EWMA, weighted, prefix affinity). Each deployment has a
+circuit breaker (`core/breaker.py`, per process): after
 `failure_threshold` consecutive failures it opens and the walk skips it for `open_s`,
 then lets `probes` requests through to see whether it has recovered.
 
@@ -28,55 +30,31 @@ import time
 from collections.abc import AsyncIterator
 
 from envelope.catalog import ServedDeployment
-from envelope.core.breaker import Breaker, BreakerPolicy, allow, record
 from envelope.errors import UpstreamError, UpstreamFailed, UpstreamTimeout
 from envelope.pipeline.context import RequestContext
+from envelope.pipeline.fleet import Fleet
 from envelope.providers.base import Timeouts
-
-
-class Breakers:
-    """The breaker state of every deployment in this process."""
-
-    def __init__(self) -> None:
-        self._states: dict[str, Breaker] = {}
-
-    def allow(self, deployment: ServedDeployment, now: float) -> bool:
-        ok, state = allow(self._states.get(deployment.doc.name, Breaker()), _policy(deployment), now)
-        self._states[deployment.doc.name] = state
-        return ok
-
-    def record(self, deployment: ServedDeployment, *, ok: bool, now: float) -> None:
-        name = deployment.doc.name
-        self._states[name] = record(self._states.get(name, Breaker()), _policy(deployment), ok=ok, now=now)
-
-    def state(self, name: str) -> Breaker:
-        return self._states.get(name, Breaker())
-
-
-def _policy(deployment: ServedDeployment) -> BreakerPolicy:
-    doc = deployment.doc.breaker
-    return BreakerPolicy(doc.failure_threshold, doc.open_s, doc.probes)
 
 
 class Infer:
     name = "infer"
 
-    def __init__(self, breakers: Breakers | None = None, rng: random.Random | None = None) -> None:
-        self.breakers = breakers or Breakers()
+    def __init__(self, fleet: Fleet | None = None, rng: random.Random | None = None) -> None:
+        self.fleet = fleet or Fleet()
         self._rng = rng or random.Random()
 
     async def run(self, ctx: RequestContext) -> None:
         assert ctx.model is not None and ctx.route is not None
         failures: list[UpstreamError] = []
-        deployments = ctx.model.deployments
+        deployments = self.fleet.order(ctx.model, ctx.chat.messages if ctx.chat else None)
         if ctx.route.hedge and not ctx.stream and len(deployments) > 1:
-            if await self._hedged(ctx, failures):
+            if await self._hedged(ctx, deployments[0], deployments[1], failures):
                 return
             if failures and not failures[-1].retryable:
                 raise failures[-1]
             deployments = deployments[2:]  # both hedged deployments failed: walk on from the third
         for deployment in deployments:
-            if not self.breakers.allow(deployment, time.monotonic()):
+            if not self.fleet.allow(deployment, time.monotonic()):
                 ctx.degradations.append(f"breaker_open:{deployment.doc.name}")
                 continue
             before = len(failures)
@@ -110,22 +88,24 @@ class Infer:
             ctx.attempts += 1
             ctx.upstream_started = time.perf_counter()
             try:
-                await self._attempt(ctx, deployment, timeouts)
+                with self.fleet.attempt(deployment):
+                    await self._attempt(ctx, deployment, timeouts)
             except UpstreamError as exc:
                 failures.append(exc)
                 # an upstream 4xx is the request's fault: the deployment itself is healthy
-                self.breakers.record(deployment, ok=not exc.retryable, now=time.monotonic())
+                self.fleet.record(deployment, ok=not exc.retryable, now=time.monotonic())
                 if not exc.retryable or attempt == deployment.doc.retries:
                     return False
                 delay = deployment.doc.backoff_ms / 1000.0 * 2**attempt * (0.5 + self._rng.random())
                 if delay >= ctx.remaining_s():
                     return False
                 await asyncio.sleep(delay)
-                if not self.breakers.allow(deployment, time.monotonic()):
+                if not self.fleet.allow(deployment, time.monotonic()):
                     return False  # that failure opened it (or a probe failed): no more tries here
                 ctx.degradations.append(f"retry:{deployment.doc.name}")
                 continue
-            self.breakers.record(deployment, ok=True, now=time.monotonic())
+            self.fleet.record(deployment, ok=True, now=time.monotonic())
+            self.fleet.observe(deployment, (time.perf_counter() - ctx.upstream_started) * 1000.0)
             return True
         return False
 
@@ -142,15 +122,16 @@ class Infer:
             return await deployment.provider.embed(ctx.upstream_body, timeouts)
         return await deployment.provider.chat(ctx.upstream_body, timeouts)
 
-    async def _hedged(self, ctx: RequestContext, failures: list[UpstreamError]) -> bool:
+    async def _hedged(
+        self, ctx: RequestContext, first: ServedDeployment, second: ServedDeployment, failures: list[UpstreamError]
+    ) -> bool:
         """Ask the first deployment; if it has not answered after the hedge delay, ask the
         second too. The first answer wins and the other request is cancelled. True if
         one answered; False (failures recorded) if both failed or the budget ran out."""
-        assert ctx.model is not None and ctx.route is not None
-        first, second = ctx.model.deployments[0], ctx.model.deployments[1]
+        assert ctx.route is not None
         after_ms = ctx.route.hedge_after_ms or ctx.route.latency.p95_ms or 0.0
         now = time.monotonic()
-        racers = [d for d in (first, second) if self.breakers.allow(d, now)]
+        racers = [d for d in (first, second) if self.fleet.allow(d, now)]
         ctx.degradations.extend(f"breaker_open:{d.doc.name}" for d in (first, second) if d not in racers)
         if not racers or ctx.remaining_s() <= 0:
             return False
@@ -182,12 +163,15 @@ class Infer:
             total=min(deployment.doc.timeout_s, max(ctx.remaining_s(), 0.001)),
             idle=deployment.doc.stream_idle_timeout_s,
         )
+        started = time.perf_counter()
         try:
-            answer = await self._answer(ctx, deployment, timeouts)
+            with self.fleet.attempt(deployment):
+                answer = await self._answer(ctx, deployment, timeouts)
         except UpstreamError as exc:
-            self.breakers.record(deployment, ok=not exc.retryable, now=time.monotonic())
+            self.fleet.record(deployment, ok=not exc.retryable, now=time.monotonic())
             return exc
-        self.breakers.record(deployment, ok=True, now=time.monotonic())
+        self.fleet.record(deployment, ok=True, now=time.monotonic())
+        self.fleet.observe(deployment, (time.perf_counter() - started) * 1000.0)
         return answer
 
 
