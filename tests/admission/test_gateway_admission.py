@@ -176,3 +176,24 @@ def test_soft_budget_warns_and_caps_output_per_policy(fake_upstream: FakeUpstrea
         assert raw.parse().usage.completion_tokens == 2  # the upstream was asked for 2
     finally:
         gw.stop()
+
+
+def test_the_reservation_covers_every_possible_attempt(fake_upstream: FakeUpstream, tmp_path: Path) -> None:
+    # one attempt's worst case ≈ $0.02 here; with 1 retry and a fallback, 3 attempts ≈ $0.06 must be reserved
+    document = doc(fake_upstream, tenant={"budget": {"period": "daily", "hard_usd": 0.05}})
+    first = document["models"][0]["deployments"][0]
+    first["retries"] = 1
+    document["models"][0]["deployments"].append({**first, "name": "d2", "retries": 0})
+    gw = start_gateway(tmp_path, document)
+    try:
+        with pytest.raises(openai.BadRequestError, match="tenant budget"):
+            ask(gw)  # 3 × worst case exceeds the whole budget: it can never be admitted
+    finally:
+        gw.stop()
+    single = start_gateway(
+        tmp_path / "single", doc(fake_upstream, tenant={"budget": {"period": "daily", "hard_usd": 0.05}})
+    )
+    try:
+        ask(single)  # one attempt's worst case fits
+    finally:
+        single.stop()

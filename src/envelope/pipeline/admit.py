@@ -2,6 +2,9 @@
 concurrency slots, a place at its tier's capacity gate, and a reservation of its
 worst-case cost against the tenant's budget — or refuse it with 429 and Retry-After.
 
+The reservation covers every upstream request the request may make (retries,
+fallbacks, a hedge), each at its worst case: a failed attempt may be billed too.
+
 A request denied only by a capacity gate may wait for a slot, within what is left of
 its latency budget, if its replica's queue for that gate has room; otherwise it is
 shed. Lower priorities fill a smaller share of every concurrency limit
@@ -47,7 +50,7 @@ class Admit:
             key_id=ctx.key.id,
             tier=ctx.model.doc.tier,
             input_tokens=ctx.input_tokens,
-            worst_case_usd=ctx.worst_case_usd,
+            worst_case_usd=ctx.worst_case_usd * max_attempts(ctx),
             deadline_s=max(remaining, STREAM_LEASE_S) if ctx.stream else remaining,
         )
         ask = self._planner.plan(facts, time.time())
@@ -90,6 +93,16 @@ class Admit:
         if not decision.admitted:
             ctx.degradations.append("queued")
         return decision
+
+
+def max_attempts(ctx: RequestContext) -> int:
+    """Upstream requests this request may make, every one of which may be billed: each
+    deployment's first try and retries, and a hedge. The budget reserves all of them."""
+    assert ctx.model is not None and ctx.route is not None
+    attempts = sum(1 + d.doc.retries for d in ctx.model.deployments)
+    if ctx.route.hedge and not ctx.stream and len(ctx.model.deployments) > 1:
+        attempts += 1  # a hedge may run beside a first attempt that is billed anyway
+    return attempts
 
 
 class Release:
