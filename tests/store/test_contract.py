@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import msgspec
@@ -17,29 +18,30 @@ from envelope.store.sql import SQLStore
 from tests.store.databases import SQL_KINDS, empty_database
 
 
+@asynccontextmanager
+async def opened(kind: str, tmp_path: Path) -> AsyncIterator[SQLStore]:
+    async with empty_database(kind, tmp_path) as db:
+        adapter = db.store()
+        await adapter.open()
+        try:
+            yield adapter
+        finally:
+            await adapter.close()
+
+
 @pytest.fixture(params=["memory", *SQL_KINDS])
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
     if request.param == "memory":
         yield MemoryStore()
         return
-    async with empty_database(request.param, tmp_path) as db:
-        adapter = db.store()
-        await adapter.open()
-        try:
-            yield adapter
-        finally:
-            await adapter.close()
+    async with opened(request.param, tmp_path) as adapter:
+        yield adapter
 
 
 @pytest.fixture(params=SQL_KINDS)
 async def sql_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[SQLStore]:
-    async with empty_database(request.param, tmp_path) as db:
-        adapter = db.store()
-        await adapter.open()
-        try:
-            yield adapter
-        finally:
-            await adapter.close()
+    async with opened(request.param, tmp_path) as adapter:
+        yield adapter
 
 
 def record(
