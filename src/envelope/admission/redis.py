@@ -50,14 +50,14 @@ ADMIT = (
 local rid = ARGV[1]
 local nb, ns, hb = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local a = 5
-local levels, costs = {}, {}
+local levels, costs, caps, rates = {}, {}, {}, {}
 for i = 1, nb do
   local cap, rate, cost = tonumber(ARGV[a]), tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
   a = a + 3
   if cost > cap then return {0, i, '0', 1} end
   local t = level(KEYS[i], cap, rate, now)
   if t < cost then return {0, i, tostring((cost - t) / rate), 0} end
-  levels[i], costs[i] = t, cost
+  levels[i], costs[i], caps[i], rates[i] = t, cost, cap, rate
 end
 local leases = {}
 for j = 1, ns do
@@ -99,10 +99,7 @@ if hb == 1 then
   redis.call('EXPIRE', holds, ttl)
   redis.call('EXPIRE', amounts, ttl)
 end
-for i = 1, nb do
-  local cap, rate = tonumber(ARGV[5 + (i - 1) * 3]), tonumber(ARGV[6 + (i - 1) * 3])
-  take(KEYS[i], levels[i], costs[i], cap, rate, now)
-end
+for i = 1, nb do take(KEYS[i], levels[i], costs[i], caps[i], rates[i], now) end
 for j = 1, ns do
   redis.call('ZADD', KEYS[nb + j], now + leases[j], rid)
   redis.call('EXPIRE', KEYS[nb + j], math.ceil(leases[j]) + 60)

@@ -27,13 +27,16 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
+from typing import TypeVar
 
 from envelope.catalog import ServedDeployment
 from envelope.errors import UpstreamError, UpstreamFailed, UpstreamTimeout
 from envelope.pipeline.context import RequestContext
 from envelope.pipeline.fleet import Fleet
 from envelope.providers.base import Timeouts
+
+T = TypeVar("T")
 
 
 class Infer:
@@ -88,12 +91,9 @@ class Infer:
             ctx.attempts += 1
             ctx.upstream_started = time.perf_counter()
             try:
-                with self.fleet.attempt(deployment):
-                    await self._attempt(ctx, deployment, timeouts)
+                await self._tracked(deployment, self._attempt(ctx, deployment, timeouts))
             except UpstreamError as exc:
                 failures.append(exc)
-                # an upstream 4xx is the request's fault: the deployment itself is healthy
-                self.fleet.record(deployment, ok=not exc.retryable, now=time.monotonic())
                 if not exc.retryable or attempt == deployment.doc.retries:
                     return False
                 delay = deployment.doc.backoff_ms / 1000.0 * 2**attempt * (0.5 + self._rng.random())
@@ -104,10 +104,23 @@ class Infer:
                     return False  # that failure opened it (or a probe failed): no more tries here
                 ctx.degradations.append(f"retry:{deployment.doc.name}")
                 continue
-            self.fleet.record(deployment, ok=True, now=time.monotonic())
-            self.fleet.observe(deployment, (time.perf_counter() - ctx.upstream_started) * 1000.0)
             return True
         return False
+
+    async def _tracked(self, deployment: ServedDeployment, call: Awaitable[T]) -> T:
+        """One upstream call, counted in flight, its outcome fed to the deployment's
+        breaker and, on success, its latency to the EWMA."""
+        started = time.perf_counter()
+        try:
+            with self.fleet.attempt(deployment):
+                result = await call
+        except UpstreamError as exc:
+            # an upstream 4xx is the request's fault: the deployment itself is healthy
+            self.fleet.record(deployment, ok=not exc.retryable, now=time.monotonic())
+            raise
+        self.fleet.record(deployment, ok=True, now=time.monotonic())
+        self.fleet.observe(deployment, (time.perf_counter() - started) * 1000.0)
+        return result
 
     async def _attempt(self, ctx: RequestContext, deployment: ServedDeployment, timeouts: Timeouts) -> None:
         provider = deployment.provider
@@ -163,16 +176,10 @@ class Infer:
             total=min(deployment.doc.timeout_s, max(ctx.remaining_s(), 0.001)),
             idle=deployment.doc.stream_idle_timeout_s,
         )
-        started = time.perf_counter()
         try:
-            with self.fleet.attempt(deployment):
-                answer = await self._answer(ctx, deployment, timeouts)
+            return await self._tracked(deployment, self._answer(ctx, deployment, timeouts))
         except UpstreamError as exc:
-            self.fleet.record(deployment, ok=not exc.retryable, now=time.monotonic())
             return exc
-        self.fleet.record(deployment, ok=True, now=time.monotonic())
-        self.fleet.observe(deployment, (time.perf_counter() - started) * 1000.0)
-        return answer
 
 
 async def _open_stream(events: AsyncIterator[bytes], budget: float) -> AsyncIterator[bytes]:

@@ -32,10 +32,10 @@ class Settle:
                     apply_usage(ctx, Usage(prompt_tokens=view.usage.prompt_tokens))
             else:
                 completion = _completion.decode(ctx.answer)
-                ctx.answer_text = [c.message.content for c in completion.choices if c.message and c.message.content]
                 if completion.usage is not None:
                     apply_usage(ctx, completion.usage)
-                else:
+                else:  # only then is the text needed: Envelope counts it
+                    ctx.answer_text = [c.message.content for c in completion.choices if c.message and c.message.content]
                     count_output(ctx)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             name = ctx.deployment.doc.name if ctx.deployment else "?"
