@@ -19,16 +19,19 @@ from envelope.admission import registry as admission_stores
 from envelope.admission.ports import AdmissionStore
 from envelope.catalog import Catalog, ServedDeployment, ServedModel
 from envelope.config.documents import ConfigSet
+from envelope.core.rules import Policy
 from envelope.ledger.spool import default_spool_dir
 from envelope.ledger.writer import LedgerWriter
 from envelope.pipeline.account import Account
 from envelope.pipeline.admit import Admit, Release
 from envelope.pipeline.authenticate import Authenticate, KeyCache
-from envelope.pipeline.bind import BindChat, BindEmbeddings
+from envelope.pipeline.bind import BindEmbeddings
 from envelope.pipeline.chain import Chain, build_chains
 from envelope.pipeline.context import Operation
+from envelope.pipeline.fleet import Fleet
 from envelope.pipeline.infer import Infer
 from envelope.pipeline.parse import ParseChat, ParseEmbeddings
+from envelope.pipeline.route import Route
 from envelope.pipeline.settle import Settle
 from envelope.providers import registry as providers
 from envelope.store import registry as stores
@@ -91,14 +94,16 @@ class Gateway:
         self.tracing = Tracing(gw.telemetry, self.span_processor)
         self.admission = admission_stores.build(gw.admission)
         self.authenticate = Authenticate(self.catalog, self.keys)
+        fleet = Fleet()
+        policies = {p.name: Policy(p) for p in self.config.policies}
         self.chains = build_chains(
             authenticate=self.authenticate,
             parse_chat=ParseChat(self.catalog),
             parse_embeddings=ParseEmbeddings(self.catalog),
-            bind_chat=BindChat(),
+            route=Route(self.catalog, policies),
             bind_embeddings=BindEmbeddings(),
-            admit=Admit(self.catalog, self.admission, gw.admission),
-            infer=Infer(),
+            admit=Admit(self.catalog, self.admission, gw.admission, fleet),
+            infer=Infer(fleet),
             settle=Settle(),
             finishers=[Release(self.admission), Account(self.ledger, self.metrics, self.tracing)],
             tracing=self.tracing,

@@ -6,12 +6,15 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from envelope.config.documents import ConfigSet, Deployment, ModelDoc, RouteDoc, TenantDoc
+from envelope.config.documents import ConfigSet, Deployment, ModelDoc, RouteDoc, TenantDoc, Tier
 from envelope.errors import EnvelopeError, NotFound, PermissionDenied
 from envelope.providers.base import Provider
 from envelope.tokens.counter import EstimateCounter, TokenCounter, counter_for
 
 log = logging.getLogger("envelope.catalog")
+
+# The model name that asks the route's policy to choose the model.
+AUTO = "auto"
 
 
 @dataclass(slots=True)
@@ -45,6 +48,20 @@ class Catalog:
     models: dict[str, ServedModel]
     routes: dict[str, RouteDoc]
     tenants: dict[str, TenantDoc]
+    _tiers: dict[str, dict[Tier, list[ServedModel]]] = field(default_factory=dict, repr=False)
+
+    def by_tier(self, route: RouteDoc) -> dict[Tier, list[ServedModel]]:
+        """The chat models `route` may use, by tier, in the order the config lists them."""
+        tiers = self._tiers.get(route.name)
+        if tiers is None:
+            names = route.models if route.models is not None else list(self.models)
+            tiers = {}
+            for name in names:
+                served = self.models[name]
+                if not served.doc.embedding:
+                    tiers.setdefault(served.doc.tier, []).append(served)
+            self._tiers[route.name] = tiers
+        return tiers
 
     def model(self, name: str, route: RouteDoc) -> ServedModel:
         served = self.models.get(name)

@@ -1,4 +1,4 @@
-"""The bind stage over a real context, with a counter whose template framing makes the
+"""Fitting a chat request onto a model, over a real context, with a counter whose template framing makes the
 exact recount larger than the shares suggest."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import pytest
 from envelope.catalog import ServedModel
 from envelope.config.documents import Deployment, ModelDoc, OpenAIProvider, RouteDoc
 from envelope.errors import BudgetExceeded
-from envelope.pipeline.bind import BindChat
-from envelope.pipeline.context import RequestContext
+from envelope.pipeline.bind import ChatFitter, bind_envelope
+from envelope.pipeline.context import Fit, RequestContext
 from envelope.tokens.counter import PromptCount
 from envelope.wire import ChatRequest, Message, convert
 
@@ -28,6 +28,13 @@ class FramingCounter:
     def prompt(self, messages: list[Message]) -> PromptCount:
         shares = [10] * len(messages)
         return PromptCount(sum(shares) + 3 + (12 if len(messages) <= 4 else 0), shares)
+
+
+def fit(ctx: RequestContext, remedies: tuple[str, ...] = ("cap_output",)) -> Fit:
+    assert ctx.model is not None
+    chosen = ChatFitter(ctx, bind_envelope(ctx)).fit(ctx.model, remedies)
+    ctx.use(chosen)
+    return chosen
 
 
 def context(route: RouteDoc, messages: list[dict[str, Any]]) -> RequestContext:
@@ -49,10 +56,10 @@ CONVERSATION = [{"role": "system", "content": "s"}] + [
 ]
 
 
-async def test_truncation_recounts_until_the_exact_total_fits() -> None:
+def test_truncation_recounts_until_the_exact_total_fits() -> None:
     route = RouteDoc(name="trim", max_input_tokens=50, on_input_overflow="truncate")
     ctx = context(route, CONVERSATION)
-    await BindChat().run(ctx)
+    fit(ctx)
     assert ctx.input_tokens <= 50
     kept = ctx.upstream_body["messages"]
     assert kept[0]["role"] == "system" and kept[-1] == CONVERSATION[-1]
@@ -62,28 +69,28 @@ async def test_truncation_recounts_until_the_exact_total_fits() -> None:
     assert ctx.degradations == ["input_truncated:4"]
 
 
-async def test_reject_route_refuses_instead() -> None:
+def test_reject_route_refuses_instead() -> None:
     route = RouteDoc(name="strict", max_input_tokens=50, on_input_overflow="reject")
     with pytest.raises(BudgetExceeded, match="accepts at most 50"):
-        await BindChat().run(context(route, CONVERSATION))
+        fit(context(route, CONVERSATION))
 
 
-async def test_truncation_that_cannot_fit_is_refused() -> None:
+def test_truncation_that_cannot_fit_is_refused() -> None:
     route = RouteDoc(name="tiny", max_input_tokens=20, on_input_overflow="truncate")
     with pytest.raises(BudgetExceeded, match="even after dropping"):
-        await BindChat().run(context(route, CONVERSATION))
+        fit(context(route, CONVERSATION))
 
 
-async def test_tools_and_images_make_the_count_inexact() -> None:
+def test_tools_and_images_make_the_count_inexact() -> None:
     route = RouteDoc(name="r")
     plain = context(route, CONVERSATION[:2])
-    await BindChat().run(plain)
+    fit(plain)
     assert plain.tokens_exact is True
     tools = context(route, CONVERSATION[:2])
     tools.raw["tools"] = [{"type": "function", "function": {"name": "f", "parameters": {}}}]
-    await BindChat().run(tools)
+    fit(tools)
     assert tools.tokens_exact is False
     image = [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "data:,"}}]}]
     pictured = context(route, image)
-    await BindChat().run(pictured)
+    fit(pictured)
     assert pictured.tokens_exact is False

@@ -15,6 +15,13 @@ Tier = Literal["S", "M", "L"]
 Mode = Literal["fast", "balanced", "precise"]
 Priority = Literal["high", "normal", "low"]
 Period = Literal["hourly", "daily", "weekly", "monthly"]
+# What the classifier can say of a request (see classifier/data/README.md).
+Intent = Literal[
+    "greeting", "faq", "how_to", "coding", "math", "transform", "creative", "support", "complaint", "legal", "medical"
+]
+Complexity = Literal["low", "medium", "high"]
+OverBudgetStep = Literal["shrink_context", "lower_tier", "cap_output"]
+CapacityStep = Literal["wait", "next_tier"]
 
 
 class Document(BaseModel):
@@ -133,6 +140,83 @@ class LatencyTargets(Document):
     timeout_ms: float = Field(default=60_000, gt=0, description="Hard deadline for the whole request")
 
 
+# --- policies: routing rules as code --------------------------------------------
+
+
+class NumberTest(Document):
+    """Holds when every bound given holds."""
+
+    lt: float | None = None
+    lte: float | None = None
+    gt: float | None = None
+    gte: float | None = None
+
+    @model_validator(mode="after")
+    def _some_bound(self) -> NumberTest:
+        if self.lt is None and self.lte is None and self.gt is None and self.gte is None:
+            raise ValueError("a number test needs lt, lte, gt or gte")
+        return self
+
+
+class Condition(Document):
+    """When a rule applies: every field given must hold (lists hold when the fact is one of them)."""
+
+    mode: list[Mode] | None = None
+    latency_budget_ms: NumberTest | None = Field(default=None, description="The request's bound deadline")
+    cost_budget_usd: NumberTest | None = Field(default=None, description="The request's cost ceiling (none: no test)")
+    input_chars: NumberTest | None = Field(default=None, description="Characters of text in the messages")
+    stream: bool | None = None
+    tenant: list[str] | None = None
+    feature: list[str] | None = None
+    intent: list[Intent] | None = Field(default=None, description="Needs the classifier")
+    complexity: list[Complexity] | None = Field(default=None, description="Needs the classifier")
+    risk: NumberTest | None = Field(default=None, description="Risk score 0..1; needs the classifier")
+    risk_flags: list[str] | None = Field(default=None, description="Holds if any of these risk rules fired")
+
+    def needs_classifier(self) -> bool:
+        return any(v is not None for v in (self.intent, self.complexity, self.risk, self.risk_flags))
+
+
+class Actions(Document):
+    """What a rule decides. Where several matching rules set the same field, the first one wins."""
+
+    tier: Tier | None = Field(default=None, description="The tier to serve from")
+    min_tier: Tier | None = Field(default=None, description="Never serve from a lower tier (no downgrade past it)")
+    max_tier: Tier | None = Field(default=None, description="Never serve from a higher tier")
+    retrieval: Literal["allow", "skip"] | None = Field(default=None, description="Whether retrieval may run")
+    cache: Literal["prefer", "normal", "bypass"] | None = Field(default=None, description="How to use the cache")
+    over_budget: list[OverBudgetStep] | None = Field(
+        default=None,
+        description="Projected cost over the ceiling: remedies tried in order, each added to those before",
+    )
+    capacity: list[CapacityStep] | None = Field(
+        default=None, description="The tier's capacity gate is full: wait for a slot, and/or reroute to another tier"
+    )
+    capacity_wait_ms: float | None = Field(
+        default=None, gt=0, description="Longest wait for a slot when another step follows 'wait'"
+    )
+    fallback_tiers: bool | None = Field(
+        default=None, description="When every deployment of the model failed, fall back to other tiers' models"
+    )
+
+
+class RuleDoc(Document):
+    name: str
+    when: Condition = Condition()
+    then: Actions
+    stop: bool = Field(default=False, description="No rule after this one is considered when it matches")
+
+
+class PolicyDoc(Document):
+    """An ordered list of rules, evaluated top to bottom by core/rules.py."""
+
+    name: str
+    rules: list[RuleDoc] = Field(min_length=1)
+
+    def needs_classifier(self) -> bool:
+        return any(rule.when.needs_classifier() for rule in self.rules)
+
+
 # --- admission ---------------------------------------------------------------------
 
 
@@ -186,6 +270,10 @@ class RouteDoc(Document):
         "if the first has not answered after hedge_after_ms; the first answer wins",
     )
     hedge_after_ms: float | None = Field(default=None, gt=0, description="Default: the route's p95 target")
+    policy: str | None = Field(default=None, description="The policy whose rules route this route's requests")
+    classify: bool | None = Field(
+        default=None, description="Classify requests (intent, complexity, risk); default: when the policy needs it"
+    )
 
     @model_validator(mode="after")
     def _hedge_has_a_delay(self) -> RouteDoc:
@@ -199,6 +287,7 @@ class TenantDoc(Document):
     default_route: str = "default"
     default_feature: str | None = None
     priority: Priority = "normal"
+    mode: Mode | None = Field(default=None, description="Performance mode for the tenant's requests; default: route's")
     limits: LimitsDoc = LimitsDoc()
     key_limits: LimitsDoc = Field(default=LimitsDoc(), description="Limits for each of the tenant's keys")
     budget: BudgetDoc | None = None
@@ -277,6 +366,7 @@ class ConfigFile(Document):
     models: list[ModelDoc] = []
     routes: list[RouteDoc] = []
     tenants: list[TenantDoc] = []
+    policies: list[PolicyDoc] = []
 
 
 class ConfigSet(Document):
@@ -286,19 +376,27 @@ class ConfigSet(Document):
     models: list[ModelDoc]
     routes: list[RouteDoc]
     tenants: list[TenantDoc]
+    policies: list[PolicyDoc] = []
 
     @model_validator(mode="after")
     def _references_resolve(self) -> ConfigSet:
         _unique("model", [m.name for m in self.models])
         _unique("route", [r.name for r in self.routes])
         _unique("tenant", [t.name for t in self.tenants])
+        _unique("policy", [p.name for p in self.policies])
+        for policy in self.policies:
+            _unique(f"rule of policy {policy.name!r}:", [r.name for r in policy.rules])
         _unique("deployment", [d.name for m in self.models for d in m.deployments])
         model_names = {m.name for m in self.models}
+        if "auto" in model_names:
+            raise ValueError("'auto' is reserved: it asks a route's policy to choose the model")
         route_names = {r.name for r in self.routes}
         for route in self.routes:
             for name in route.models or []:
                 if name not in model_names:
                     raise ValueError(f"route {route.name!r} names unknown model {name!r}")
+            if route.policy is not None and route.policy not in {p.name for p in self.policies}:
+                raise ValueError(f"route {route.name!r} names unknown policy {route.policy!r}")
         for tenant in self.tenants:
             if tenant.default_route not in route_names:
                 raise ValueError(f"tenant {tenant.name!r} names unknown route {tenant.default_route!r}")

@@ -83,6 +83,7 @@ def _merge(parts: list[tuple[Path, ConfigFile]]) -> ConfigSet:
             models=[m for _, f in parts for m in f.models],
             routes=[r for _, f in parts for r in f.routes],
             tenants=[t for _, f in parts for t in f.tenants],
+            policies=[p for _, f in parts for p in f.policies],
         )
     except ValidationError as exc:
         raise ConfigError(_describe(Path(files), exc)) from exc

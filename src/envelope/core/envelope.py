@@ -61,8 +61,9 @@ def parse_overrides(latency: str | None, cost: str | None, mode: str | None) -> 
     )
 
 
-def bind(route: RouteDoc, overrides: Overrides) -> Envelope:
-    """Route defaults, tightened (never loosened) by the request's overrides."""
+def bind(route: RouteDoc, overrides: Overrides, tenant_mode: Mode | None = None) -> Envelope:
+    """Route defaults, tightened (never loosened) by the request's overrides. The mode is
+    the request's, else the tenant's, else the route's."""
     deadline = route.latency.timeout_ms
     if overrides.latency_budget_ms is not None:
         deadline = min(deadline, overrides.latency_budget_ms)
@@ -76,7 +77,7 @@ def bind(route: RouteDoc, overrides: Overrides) -> Envelope:
         max_input_tokens=route.max_input_tokens,
         max_output_tokens=route.max_output_tokens,
         cost_ceiling_usd=ceiling,
-        mode=overrides.mode or route.mode,
+        mode=overrides.mode or tenant_mode or route.mode,
         tier=route.quality_tier,
         truncate_input=route.on_input_overflow == "truncate",
         min_output_tokens=route.min_output_tokens,
@@ -108,8 +109,10 @@ def plan_output(
     input_tokens: int,
     context_window: int,
     prices: Prices,
+    cap_by_cost: bool = True,
 ) -> OutputPlan:
-    """Decide `max_tokens`: the request's ask, capped by route, context window and cost ceiling."""
+    """Decide `max_tokens`: the request's ask, capped by route and context window. Over the
+    cost ceiling, either cap it to what is affordable (`cap_by_cost`) or refuse."""
     if requested is not None and not 1 <= requested <= MAX_TOKENS_LIMIT:
         raise InvalidRequest(
             f"max_tokens must be between 1 and {MAX_TOKENS_LIMIT}, got {requested}.",
@@ -131,6 +134,13 @@ def plan_output(
     if ceiling is not None:
         affordable = affordable_output_tokens(prices, input_tokens=input_tokens, ceiling_usd=ceiling)
         if affordable < max_tokens:
+            if not cap_by_cost:
+                projected = worst_case_usd(prices, input_tokens=input_tokens, max_output_tokens=max_tokens)
+                raise BudgetExceeded(
+                    f"The request's projected cost ${projected:.6f} ({input_tokens} input + {max_tokens} output "
+                    f"tokens) is over its ceiling of ${ceiling:.6f}.",
+                    code="cost_ceiling_exceeded",
+                )
             if affordable < min(envelope.min_output_tokens, max_tokens):
                 least = worst_case_usd(prices, input_tokens=input_tokens, max_output_tokens=envelope.min_output_tokens)
                 raise BudgetExceeded(

@@ -28,3 +28,13 @@ def affordable_output_tokens(prices: Prices, *, input_tokens: int, ceiling_usd: 
     if prices.output_per_1m == 0:
         return 2**31 - 1
     return int(left // prices.output_per_1m)
+
+
+def affordable_input_tokens(prices: Prices, *, max_output_tokens: int, ceiling_usd: float) -> int:
+    """The largest input whose worst case, with `max_output_tokens` of output, stays within `ceiling_usd`."""
+    left = ceiling_usd * PER - max_output_tokens * prices.output_per_1m
+    if left < 0:
+        return 0
+    if prices.input_per_1m == 0:
+        return 2**31 - 1
+    return int(left // prices.input_per_1m)

@@ -31,3 +31,8 @@ class LedgerRecord(msgspec.Struct, kw_only=True):
     upstream_ms: float | None
     cache: str
     degradations: str
+    rules: str | None = None
+    intent: str | None = None
+    complexity: str | None = None
+    risk: float | None = None
+    classify_ms: float | None = None

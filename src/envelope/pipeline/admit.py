@@ -20,11 +20,13 @@ import time
 from collections import Counter
 
 from envelope.admission.ports import AdmissionStore
-from envelope.catalog import Catalog
+from envelope.catalog import Catalog, ServedModel
 from envelope.config.documents import AdmissionDoc, BudgetDoc
 from envelope.core.admission import Ask, Decision, Facts, Planner, settlement
+from envelope.core.rules import DEFAULT_CAPACITY
 from envelope.errors import BudgetExceeded, RateLimited
 from envelope.pipeline.context import RequestContext
+from envelope.pipeline.fleet import Fleet
 
 POLL_S = 0.02
 STREAM_LEASE_S = 600.0  # a stream's deadline bounds its first token only; hold its slot longer
@@ -33,14 +35,29 @@ STREAM_LEASE_S = 600.0  # a stream's deadline bounds its first token only; hold 
 class Admit:
     name = "admit"
 
-    def __init__(self, catalog: Catalog, store: AdmissionStore, settings: AdmissionDoc) -> None:
+    def __init__(self, catalog: Catalog, store: AdmissionStore, settings: AdmissionDoc, fleet: Fleet) -> None:
         self._catalog = catalog
+        self._fleet = fleet
         self._store = store
         self._settings = settings
         self._planner = Planner(settings)
         self._waiting: Counter[str] = Counter()
 
     async def run(self, ctx: RequestContext) -> None:
+        ask, decision = await self._ask(ctx)
+        if ask.empty:
+            return
+        if not decision.admitted and decision.gate:
+            ask, decision = await self._at_capacity(ctx, ask, decision)
+        if not decision.admitted:
+            raise _refusal(decision)
+        ctx.admission = ask
+        if decision.soft_exceeded:
+            self._soften(ctx, self._catalog.tenants[ctx.tenant].budget)
+        if decision.local:
+            ctx.degradations.append("admission_local")
+
+    async def _ask(self, ctx: RequestContext) -> tuple[Ask, Decision]:
         assert ctx.key is not None and ctx.route is not None and ctx.model is not None
         remaining = ctx.remaining_s()
         facts = Facts(
@@ -50,22 +67,49 @@ class Admit:
             key_id=ctx.key.id,
             tier=ctx.model.doc.tier,
             input_tokens=ctx.input_tokens,
-            worst_case_usd=ctx.worst_case_usd * max_attempts(ctx),
+            worst_case_usd=reserved_usd(ctx),
             deadline_s=max(remaining, STREAM_LEASE_S) if ctx.stream else remaining,
         )
         ask = self._planner.plan(facts, time.time())
         if ask.empty:
-            return
-        decision = await self._store.admit(ask, time.time())
-        if not decision.admitted and decision.gate:
-            decision = await self._wait(ctx, ask, decision)
-        if not decision.admitted:
-            raise _refusal(decision)
-        ctx.admission = ask
-        if decision.soft_exceeded:
-            self._soften(ctx, facts.tenant.budget)
-        if decision.local:
-            ctx.degradations.append("admission_local")
+            return ask, Decision(admitted=True)
+        return ask, await self._store.admit(ask, time.time())
+
+    async def _at_capacity(self, ctx: RequestContext, ask: Ask, decision: Decision) -> tuple[Ask, Decision]:
+        """The tier's capacity gate is full: the policy's steps in order — wait for a slot
+        (bounded), reroute to another tier's model that is expected within the SLO."""
+        steps = ctx.routing.capacity if ctx.routing is not None else DEFAULT_CAPACITY
+        for i, step in enumerate(steps):
+            if step == "wait":
+                last = i == len(steps) - 1
+                bound = ctx.remaining_s()
+                if not last:
+                    wait_ms = ctx.routing.capacity_wait_ms if ctx.routing else None
+                    bound = wait_ms / 1000.0 if wait_ms is not None else bound / 2
+                decision = await self._wait(ctx, ask, decision, bound)
+            else:
+                ask, decision = await self._reroute(ctx, ask, decision)
+            if decision.admitted or not decision.gate:
+                break
+        return ask, decision
+
+    async def _reroute(self, ctx: RequestContext, ask: Ask, decision: Decision) -> tuple[Ask, Decision]:
+        assert ctx.model is not None and ctx.fit is not None
+        original = ctx.fit
+        full = ctx.model.doc.tier
+        for alternate in list(ctx.alternates):
+            tier = alternate.model.doc.tier
+            if tier == full or not self._fleet.within(alternate.model, ctx.remaining_s()):
+                continue
+            ctx.use(alternate)
+            ask, decision = await self._ask(ctx)
+            if decision.admitted:
+                ctx.degradations.append(f"rerouted:{full}->{tier}")
+                return ask, decision
+            if not decision.gate:
+                break
+        ctx.use(original)
+        return ask, decision
 
     @staticmethod
     def _soften(ctx: RequestContext, budget: BudgetDoc | None) -> None:
@@ -78,14 +122,17 @@ class Admit:
             ctx.upstream_body["max_tokens"] = ctx.max_tokens
             ctx.degradations.append("max_tokens_capped_by_budget")
 
-    async def _wait(self, ctx: RequestContext, ask: Ask, decision: Decision) -> Decision:
+    async def _wait(self, ctx: RequestContext, ask: Ask, decision: Decision, bound_s: float) -> Decision:
         gate = next(s for s in ask.slots if s.gate)
         capacity = self._settings.capacity.get(ctx.model.doc.tier) if ctx.model else None
         if capacity is None or self._waiting[gate.key] >= capacity.queue:
             return decision
         self._waiting[gate.key] += 1
+        until = time.perf_counter() + bound_s
         try:
-            while not decision.admitted and decision.gate and ctx.remaining_s() > POLL_S:
+            while (
+                not decision.admitted and decision.gate and min(ctx.remaining_s(), until - time.perf_counter()) > POLL_S
+            ):
                 await asyncio.sleep(POLL_S)
                 decision = await self._store.admit(ask, time.time())
         finally:
@@ -95,12 +142,23 @@ class Admit:
         return decision
 
 
-def max_attempts(ctx: RequestContext) -> int:
-    """Upstream requests this request may make, every one of which may be billed: each
-    deployment's first try and retries, and a hedge. The budget reserves all of them."""
-    assert ctx.model is not None and ctx.route is not None
-    attempts = sum(1 + d.doc.retries for d in ctx.model.deployments)
-    if ctx.route.hedge and not ctx.stream and len(ctx.model.deployments) > 1:
+def reserved_usd(ctx: RequestContext) -> float:
+    """The worst case of every upstream request this request may make, each of which may
+    be billed: its model's attempts and, if the policy falls back across tiers, the
+    alternates' attempts too."""
+    assert ctx.model is not None
+    total = ctx.worst_case_usd * max_attempts(ctx, ctx.model)
+    if ctx.routing is not None and ctx.routing.fallback_tiers:
+        total += sum(a.worst_case_usd * max_attempts(ctx, a.model) for a in ctx.alternates)
+    return total
+
+
+def max_attempts(ctx: RequestContext, model: ServedModel) -> int:
+    """Upstream requests the request may make of `model`: each deployment's first try
+    and retries, and a hedge."""
+    assert ctx.route is not None
+    attempts = sum(1 + d.doc.retries for d in model.deployments)
+    if ctx.route.hedge and not ctx.stream and len(model.deployments) > 1:
         attempts += 1  # a hedge may run beside a first attempt that is billed anyway
     return attempts
 

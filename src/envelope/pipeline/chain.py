@@ -1,10 +1,12 @@
 """The order of the pipeline, and nothing else: the one place stages are sequenced.
 
-    chat:        authenticate → parse → bind → admit → infer → settle   … then release, account
-    embeddings:  authenticate → parse → bind → admit → infer → settle   … then release, account
+    chat:        authenticate → parse → route → admit → infer → settle   … then release, account
+    embeddings:  authenticate → parse → bind → admit → infer → settle    … then release, account
 
-Admission comes after bind because it reserves the worst-case cost that bind works
-out. Later stages (classify, cache, route, retrieve, guard) slot in here.
+Route binds the envelope, chooses the model and fits the request onto it. Admission
+comes after it because it reserves the worst-case cost of the chosen model (and of
+the alternates the policy may fall back to). Later stages (cache, retrieve, guard)
+slot in here.
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ def build_chains(
     authenticate: Stage,
     parse_chat: Stage,
     parse_embeddings: Stage,
-    bind_chat: Stage,
+    route: Stage,
     bind_embeddings: Stage,
     admit: Stage,
     infer: Stage,
@@ -55,7 +57,7 @@ def build_chains(
     tracing: Tracing,
 ) -> dict[Operation, Chain]:
     return {
-        "chat": Chain([authenticate, parse_chat, bind_chat, admit, infer, settle], finishers, tracing),
+        "chat": Chain([authenticate, parse_chat, route, admit, infer, settle], finishers, tracing),
         "embeddings": Chain(
             [authenticate, parse_embeddings, bind_embeddings, admit, infer, settle], finishers, tracing
         ),

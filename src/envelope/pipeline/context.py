@@ -8,17 +8,33 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from envelope.catalog import ServedDeployment, ServedModel
 from envelope.config.documents import RouteDoc
 from envelope.core.admission import Ask
+from envelope.core.classification import Classification
 from envelope.core.envelope import Envelope
+from envelope.core.rules import Routing
 from envelope.errors import EnvelopeError
 from envelope.keys import KeyRecord
 from envelope.wire import ChatRequest, EmbeddingRequest
 
 Operation = Literal["chat", "embeddings"]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Fit:
+    """A chat request fitted onto one model: its body, token counts and cost plan."""
+
+    model: ServedModel
+    body: dict[str, Any]
+    input_tokens: int
+    tokens_exact: bool
+    max_tokens: int
+    worst_case_usd: float
+    degradations: tuple[str, ...]
 
 
 class RequestContext:
@@ -28,11 +44,13 @@ class RequestContext:
         "key", "tenant", "route_name", "feature",
         # parse
         "raw", "chat", "embedding", "model", "route", "stream", "client_wants_usage",
+        # classify
+        "classification",
+        # route and bind
+        "envelope", "deadline", "routing", "fit", "alternates",
+        "input_tokens", "tokens_exact", "max_tokens", "worst_case_usd", "upstream_body", "degradations",
         # admit
         "admission",
-        # bind
-        "envelope", "deadline", "input_tokens", "tokens_exact", "max_tokens", "worst_case_usd",
-        "upstream_body", "degradations",
         # infer
         "deployment", "answer", "events", "upstream_started", "first_token_at", "attempts",
         # outcome
@@ -60,9 +78,13 @@ class RequestContext:
         self.route: RouteDoc | None = None
         self.stream = False
         self.client_wants_usage = False
-        self.admission: Ask | None = None
+        self.classification: Classification | None = None
         self.envelope: Envelope | None = None
         self.deadline = 0.0
+        self.routing: Routing | None = None
+        self.fit: Fit | None = None
+        self.alternates: list[Fit] = []
+        self.admission: Ask | None = None
         self.input_tokens = 0
         self.tokens_exact = True
         self.max_tokens: int | None = None
@@ -83,6 +105,22 @@ class RequestContext:
         self.error: EnvelopeError | None = None
         self.finished_at: float | None = None
         self.answer_text: list[str] = []
+
+    def use(self, fit: Fit) -> None:
+        """Serve from `fit`: its model, body and plan replace the previous fit's."""
+        if self.fit is not None:
+            for degradation in self.fit.degradations:
+                self.degradations.remove(degradation)
+        if fit in self.alternates:
+            self.alternates.remove(fit)
+        self.fit = fit
+        self.model = fit.model
+        self.upstream_body = fit.body
+        self.input_tokens = fit.input_tokens
+        self.tokens_exact = fit.tokens_exact
+        self.max_tokens = fit.max_tokens
+        self.worst_case_usd = fit.worst_case_usd
+        self.degradations.extend(fit.degradations)
 
     def remaining_s(self, now: float | None = None) -> float:
         """Seconds left of the request's latency budget."""

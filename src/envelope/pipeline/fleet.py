@@ -70,6 +70,16 @@ class Fleet:
         previous = self._ewma_ms.get(name)
         self._ewma_ms[name] = latency_ms if previous is None else previous + EWMA_ALPHA * (latency_ms - previous)
 
+    def expected_ms(self, model: ServedModel) -> float | None:
+        """The model's latency as seen lately: its fastest deployment's EWMA; None before any answer."""
+        known = [self._ewma_ms[d.doc.name] for d in model.deployments if d.doc.name in self._ewma_ms]
+        return min(known) if known else None
+
+    def within(self, model: ServedModel, remaining_s: float) -> bool:
+        """Whether `model` is expected to answer within `remaining_s` (unknown: yes)."""
+        expected = self.expected_ms(model)
+        return expected is None or expected <= remaining_s * 1000.0
+
     def in_flight(self, name: str) -> int:
         return self._in_flight[name]
 

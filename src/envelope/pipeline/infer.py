@@ -18,6 +18,12 @@ and, if it has not answered after `hedge_after_ms` (default: the route's p95 tar
 the second gets it too; the first answer wins, the other is cancelled (`hedged:NAME`).
 The upstream may still bill the cancelled request.
 
+When every deployment of the model failed (retryably, or with breakers open) and the
+route's policy sets `fallback_tiers`, the walk goes on with the alternates the route
+stage fitted — another model of the same tier, then other tiers in preference order —
+skipping those whose recent latency says they would not answer within what is left of
+the budget (`model_fallback:A->B`, `slo_skip:B`).
+
 For streams, the first event is awaited here, so a failure before any byte is sent
 still becomes a proper HTTP error; later failures are the relay's to report.
 """
@@ -47,12 +53,40 @@ class Infer:
         self._rng = rng or random.Random()
 
     async def run(self, ctx: RequestContext) -> None:
-        assert ctx.model is not None and ctx.route is not None
         failures: list[UpstreamError] = []
+        if await self._serve(ctx, failures):
+            return
+        routing = ctx.routing
+        if routing is not None and routing.fallback_tiers and (not failures or failures[-1].retryable):
+            for alternate in list(ctx.alternates):
+                if ctx.remaining_s() <= 0:
+                    break
+                if not self.fleet.within(alternate.model, ctx.remaining_s()):
+                    ctx.degradations.append(f"slo_skip:{alternate.model.doc.name}")
+                    continue
+                assert ctx.model is not None
+                previous = ctx.model
+                ctx.use(alternate)
+                ctx.degradations.append(f"model_fallback:{previous.doc.name}->{alternate.model.doc.name}")
+                if await self._serve(ctx, failures):
+                    return
+        if failures:
+            raise failures[-1]
+        budget = ctx.envelope.deadline_ms if ctx.envelope else 0
+        raise UpstreamTimeout(
+            f"No deployment could be tried within the latency budget of {budget:g} ms"
+            " (all spent, or every breaker open).",
+            code="latency_budget_exhausted",
+        )
+
+    async def _serve(self, ctx: RequestContext, failures: list[UpstreamError]) -> bool:
+        """Walk the model's deployments (hedging the first two if the route says so);
+        True once one answered. A non-retryable failure is raised at once."""
+        assert ctx.model is not None and ctx.route is not None
         deployments = self.fleet.order(ctx.model, ctx.chat.messages if ctx.chat else None)
         if ctx.route.hedge and not ctx.stream and len(deployments) > 1:
             if await self._hedged(ctx, deployments[0], deployments[1], failures):
-                return
+                return True
             if failures and not failures[-1].retryable:
                 raise failures[-1]
             deployments = deployments[2:]  # both hedged deployments failed: walk on from the third
@@ -62,19 +96,12 @@ class Infer:
                 continue
             before = len(failures)
             if await self._try_deployment(ctx, deployment, failures):
-                return
+                return True
             if len(failures) > before:
                 if not failures[-1].retryable:
                     raise failures[-1]
                 ctx.degradations.append(f"fallback_from:{deployment.doc.name}")
-        if failures:
-            raise failures[-1]
-        budget = ctx.envelope.deadline_ms if ctx.envelope else 0
-        raise UpstreamTimeout(
-            f"No deployment could be tried within the latency budget of {budget:g} ms"
-            " (all spent, or every breaker open).",
-            code="latency_budget_exhausted",
-        )
+        return False
 
     async def _try_deployment(
         self, ctx: RequestContext, deployment: ServedDeployment, failures: list[UpstreamError]

@@ -1,8 +1,8 @@
-"""Parse: the body becomes a typed request naming a served model the route allows."""
+"""Parse: the body becomes a typed request naming a served model the route allows, or `auto`."""
 
 from __future__ import annotations
 
-from envelope.catalog import Catalog
+from envelope.catalog import AUTO, Catalog
 from envelope.errors import InvalidRequest
 from envelope.pipeline.context import RequestContext
 from envelope.wire import ChatRequest, EmbeddingRequest, convert, decode_object, embedding_inputs
@@ -22,11 +22,12 @@ class ParseChat:
         if request.n != 1:
             raise InvalidRequest("Only n=1 is supported.", param="n", code="unsupported_value")
         assert ctx.route is not None
-        model = self._catalog.model(request.model, ctx.route)
-        if model.doc.embedding:
-            raise InvalidRequest(f"Model {request.model!r} serves embeddings, not chat.", param="model")
+        if request.model != AUTO:  # a named model; with "auto" the route stage chooses one
+            model = self._catalog.model(request.model, ctx.route)
+            if model.doc.embedding:
+                raise InvalidRequest(f"Model {request.model!r} serves embeddings, not chat.", param="model")
+            ctx.model = model
         ctx.chat = request
-        ctx.model = model
         ctx.stream = request.stream
         ctx.client_wants_usage = request.stream_options is not None and request.stream_options.include_usage
 

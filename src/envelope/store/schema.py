@@ -48,6 +48,11 @@ ledger = Table(
     Column("upstream_ms", Float),
     Column("cache", String(16), nullable=False),
     Column("degradations", String(512), nullable=False),
+    Column("rules", String(256)),
+    Column("intent", String(32)),
+    Column("complexity", String(16)),
+    Column("risk", Float),
+    Column("classify_ms", Float),
     Index("ix_ledger_ts", "ts"),
     Index("ix_ledger_tenant_ts", "tenant", "ts"),
 )
