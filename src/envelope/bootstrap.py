@@ -18,15 +18,18 @@ from opentelemetry.sdk.trace import SpanProcessor
 from envelope.admission import registry as admission_stores
 from envelope.admission.ports import AdmissionStore
 from envelope.catalog import Catalog, ServedDeployment, ServedModel
+from envelope.classifier.model import Classifier
 from envelope.config.documents import ConfigSet
 from envelope.core.rules import Policy
+from envelope.embeddings.embedder import Embedder
 from envelope.ledger.spool import default_spool_dir
 from envelope.ledger.writer import LedgerWriter
 from envelope.pipeline.account import Account
 from envelope.pipeline.admit import Admit, Release
 from envelope.pipeline.authenticate import Authenticate, KeyCache
-from envelope.pipeline.bind import BindEmbeddings
+from envelope.pipeline.bind import BindEmbeddings, BindEnvelope
 from envelope.pipeline.chain import Chain, build_chains
+from envelope.pipeline.classify import Classify
 from envelope.pipeline.context import Operation
 from envelope.pipeline.fleet import Fleet
 from envelope.pipeline.infer import Infer
@@ -34,6 +37,7 @@ from envelope.pipeline.parse import ParseChat, ParseEmbeddings
 from envelope.pipeline.route import Route
 from envelope.pipeline.settle import Settle
 from envelope.providers import registry as providers
+from envelope.providers.minilm import MiniLMEmbeddings
 from envelope.store import registry as stores
 from envelope.store.ports import Store
 from envelope.telemetry.metrics import Metrics
@@ -69,6 +73,7 @@ class Gateway:
     tracing: Tracing = field(init=False)
     admission: AdmissionStore = field(init=False)
     session: aiohttp.ClientSession = field(init=False)
+    _own: list[Embedder] = field(default_factory=list, init=False)
 
     async def start(self) -> None:
         gw = self.config.gateway
@@ -100,6 +105,8 @@ class Gateway:
             authenticate=self.authenticate,
             parse_chat=ParseChat(self.catalog),
             parse_embeddings=ParseEmbeddings(self.catalog),
+            bind_chat=BindEnvelope(self.catalog),
+            classify=await self._classify_stage(policies),
             route=Route(self.catalog, policies),
             bind_embeddings=BindEmbeddings(),
             admit=Admit(self.catalog, self.admission, gw.admission, fleet),
@@ -110,12 +117,39 @@ class Gateway:
         )
         await asyncio.to_thread(self._warm_counters)
 
+    async def _classify_stage(self, policies: dict[str, Policy]) -> Classify | None:
+        """The classify stage if any route needs it, sharing the `minilm` provider's
+        embedder when one is configured; the model is loaded now, not on a first request."""
+        routes = [
+            r.name
+            for r in self.config.routes
+            if r.classify or (r.classify is None and r.policy is not None and policies[r.policy].needs_classifier)
+        ]
+        if not routes:
+            return None
+
+        settings = self.config.gateway.classifier
+        shared = [d.provider.embedder for d in self._deployments() if isinstance(d.provider, MiniLMEmbeddings)]
+        embedder = shared[0] if shared else Embedder(settings.max_batch)
+        if not shared:
+            self._own.append(embedder)
+        try:
+            await embedder.load()
+        except (OSError, RuntimeError, ValueError, KeyError) as exc:
+            log.warning("classifier: embedding model unavailable (%s); risk rules only until it loads", exc)
+        return Classify(Classifier.load(), embedder, settings, routes)
+
+    def _deployments(self) -> list[ServedDeployment]:
+        return [d for m in self.catalog.models.values() for d in m.deployments]
+
     def _warm_counters(self) -> None:
         """Load each model's tokenizer now rather than on its first request."""
         for model in self.catalog.models.values():
             model.counter.text_tokens("warm up")
 
     async def stop(self) -> None:
+        for embedder in self._own:
+            await embedder.close()
         await self.ledger.close()
         await self.admission.close()
         for provider in self.catalog.providers():

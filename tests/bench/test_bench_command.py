@@ -15,7 +15,12 @@ def test_bench_prints_figures_for_each_mode() -> None:
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
     rows = json.loads(out.stdout)
-    assert [r["mode"] for r in rows] == ["non-streaming", "streaming (20 chunks)", "non-streaming at 200 req/s"]
+    assert [r["mode"] for r in rows] == [
+        "non-streaming",
+        "streaming (20 chunks)",
+        "non-streaming at 200 req/s",
+        "non-streaming + classifier",
+    ]
     for row in rows:
         for side in ("direct", "gateway"):
             assert row[side]["count"] > 0 and row[side]["errors"] == 0

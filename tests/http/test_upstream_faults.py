@@ -229,6 +229,7 @@ def test_hedged_request_beats_a_slow_deployment(fake_upstream: FakeUpstream, tmp
             served("slow-first", deployment("slow", "delay-1500"), deployment("quick", "")),
             served("quick-first", deployment("quick2", ""), deployment("slow2", "delay-1500")),
             served("both-bad", deployment("b1", "status-500"), deployment("b2", "status-503")),
+            served("slow-stream", deployment("slow3", "slow-first-token-1500"), deployment("quick3", "")),
         ],
         "routes": [{"name": "default", "hedge": True, "hedge_after_ms": 150}],
         "tenants": [{"name": "acme"}],
@@ -246,6 +247,13 @@ def test_hedged_request_beats_a_slow_deployment(fake_upstream: FakeUpstream, tmp
         with pytest.raises(openai.APIStatusError) as err:
             c.chat.completions.create(model="both-bad", messages=MESSAGES)
         assert err.value.status_code == 502
+        # streams race to the first event: the slow stream is hung up on, the quick one relayed whole
+        started = time.monotonic()
+        stream = c.chat.completions.with_raw_response.create(model="slow-stream", messages=MESSAGES, stream=True)
+        text = "".join(chunk.choices[0].delta.content or "" for chunk in stream.parse() if chunk.choices)
+        assert time.monotonic() - started < 1.0 and text
+        assert stream.headers["x-envelope-deployment"] == "quick3"
+        assert stream.headers["x-envelope-degradations"] == "hedged:quick3"
     finally:
         gw.stop()
 

@@ -86,7 +86,9 @@ def test_spans_reach_an_otlp_collector(fake_upstream: FakeUpstream, collector: C
     assert a["gen_ai.usage.output_tokens"] == 3 and a["gen_ai.usage.input_tokens"] > 0
     assert a["envelope.tenant"] == "acme" and a["envelope.route"] == "default"
     children = sorted(s.name for s in collector.spans if s.parent_span_id == ok.span_id)
-    assert children == sorted(f"envelope.{n}" for n in ("authenticate", "parse", "route", "admit", "infer", "settle"))
+    assert children == sorted(
+        f"envelope.{n}" for n in ("authenticate", "parse", "bind", "route", "admit", "infer", "settle")
+    )
     failed = next(s for s in roots if s.name == "chat nope")
     assert attrs(failed)["error.type"] == "model_not_found"
     assert failed.status.code == 2  # STATUS_CODE_ERROR

@@ -45,6 +45,7 @@ class Settings:
     trace_ratio: float = 0.01
     rate: float | None = 1000.0
     admission: str = "memory"  # memory | redis | off
+    classifier: bool = True  # also a row through a route that classifies every request
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +77,7 @@ def bench_config(
     upstream: FakeUpstream, otlp_port: int, trace_ratio: float, admission: str = "memory"
 ) -> dict[str, Any]:
     tenant: dict[str, Any] = {"name": "bench", "default_feature": "bench"}
-    route: dict[str, Any] = {"name": "default", "max_output_tokens": 256, "cost_ceiling_usd": 0.01}
+    route: dict[str, Any] = {"name": "default", "max_output_tokens": 256, "cost_ceiling_usd": 0.01, "policy": "bench"}
     gateway: dict[str, Any] = {
         "ledger": {"batch_size": 500, "flush_interval_ms": 250},
         "telemetry": {"otlp_endpoint": f"http://127.0.0.1:{otlp_port}/v1/traces", "sample_ratio": trace_ratio},
@@ -86,29 +87,55 @@ def bench_config(
         route["limits"] = _UNREACHED
         gateway["admission"] = {
             "store_url": ADMISSION_STORES[admission],
-            "capacity": {"M": {"concurrency": 10**6, "queue": 0}},
+            "capacity": {t: {"concurrency": 10**6, "queue": 0} for t in ("S", "M", "L")},
         }
+    classified = {k: v for k, v in route.items() if k != "name"} | {"name": "classified", "classify": True}
     return {
         "gateway": gateway,
-        "models": [
-            {
-                "name": "gpt-4o-mini",
-                "tier": "M",
-                "context_window": 128000,
-                "tokenizer": {"type": "tiktoken", "encoding": "o200k_base"},
-                "prices": {"input_per_1m": 0.15, "output_per_1m": 0.6},
-                "deployments": [
-                    {"name": "fake", "provider": {"type": "openai", "base_url": upstream.url(), "model": "fake-model"}}
-                ],
-            }
-        ],
-        "routes": [route],
+        "models": [_model(name, tier, price, upstream) for name, tier, price in BENCH_MODELS],
+        "policies": [BENCH_POLICY],
+        "routes": [route, classified],
         "tenants": [tenant],
     }
 
 
+# Three tiers on the fake upstream; requests say "model": "auto" and the policy routes them.
+BENCH_MODELS = (("small", "S", 0.15), ("medium", "M", 2.5), ("large", "L", 10.0))
+# The seed rules; every request passes all of them (none of the first three matches),
+# and the catch-all makes the route fit alternates in the other tiers for each request.
+BENCH_POLICY: dict[str, Any] = {
+    "name": "bench",
+    "rules": [
+        {"name": "high-risk", "when": {"risk": {"gte": 0.7}}, "then": {"tier": "L"}},
+        {"name": "tight-latency", "when": {"latency_budget_ms": {"lt": 800}}, "then": {"tier": "S"}},
+        {"name": "simple", "when": {"intent": ["greeting", "faq"], "complexity": ["low"]}, "then": {"tier": "S"}},
+        {
+            "name": "defaults",
+            "then": {
+                "over_budget": ["shrink_context", "lower_tier", "cap_output"],
+                "capacity": ["wait", "next_tier"],
+                "fallback_tiers": True,
+            },
+        },
+    ],
+}
+
+
+def _model(name: str, tier: str, price: float, upstream: FakeUpstream) -> dict[str, Any]:
+    return {
+        "name": name,
+        "tier": tier,
+        "context_window": 128000,
+        "tokenizer": {"type": "tiktoken", "encoding": "o200k_base"},
+        "prices": {"input_per_1m": price, "output_per_1m": 4 * price},
+        "deployments": [
+            {"name": f"fake-{name}", "provider": {"type": "openai", "base_url": upstream.url(), "model": "fake-model"}}
+        ],
+    }
+
+
 def request_body(stream: bool) -> bytes:
-    body: dict[str, Any] = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": PROMPT}], "max_tokens": 16}
+    body: dict[str, Any] = {"model": "auto", "messages": [{"role": "user", "content": PROMPT}], "max_tokens": 16}
     if stream:
         body["stream"] = True
     return msgspec.json.encode(body)
@@ -164,15 +191,22 @@ def _measure(
 
 
 def bench_mode(
-    upstream: FakeUpstream, gateway: GatewayProcess, stream: bool, s: Settings, rate: float | None = None
+    upstream: FakeUpstream,
+    gateway: GatewayProcess,
+    stream: bool,
+    s: Settings,
+    rate: float | None = None,
+    route: str = "default",
 ) -> Row:
     direct, up_direct = _measure(upstream.proc.pid, upstream.port, stream, {}, s, rate)
-    auth = {"authorization": f"Bearer {gateway.key}"}
+    auth = {"authorization": f"Bearer {gateway.key}", "x-envelope-route": route}
     with measure_tree_cpu(upstream.proc.pid) as up_cpu:
         through, gw_cpu = _measure(gateway.proc.pid, gateway.port, stream, auth, s, rate)
     # CPU spans include the warm-up requests; count them too
     served = through.count + s.warmup
     mode = "streaming (20 chunks)" if stream else "non-streaming"
+    if route == "classified":
+        mode += " + classifier"
     return Row(
         mode=mode if rate is None else f"{mode} at {rate:g} req/s",
         direct=direct,
@@ -196,6 +230,8 @@ def run(settings: Settings, modes: tuple[bool, ...] = (False, True)) -> list[Row
                 rows = [bench_mode(upstream, gateway, stream, settings) for stream in modes]
                 if settings.rate is not None:
                     rows.append(bench_mode(upstream, gateway, False, settings, settings.rate))
+                if settings.classifier:
+                    rows.append(bench_mode(upstream, gateway, False, settings, route="classified"))
                 return rows
             finally:
                 gateway.stop()

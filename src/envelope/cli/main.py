@@ -28,7 +28,8 @@ def validate(path: Annotated[Path, typer.Argument(help="Config file or directory
     """Check a config set; exit 2 with every problem (file and field) if it is invalid."""
     cfg = load_config(path)
     console.print(
-        f"[green]valid[/green]: {len(cfg.models)} models, {len(cfg.routes)} routes, {len(cfg.tenants)} tenants"
+        f"[green]valid[/green]: {len(cfg.models)} models, {len(cfg.routes)} routes, {len(cfg.tenants)} tenants, "
+        f"{len(cfg.policies)} policies"
     )
 
 

@@ -266,8 +266,8 @@ class RouteDoc(Document):
     priority: Priority | None = Field(default=None, description="Overrides the tenant's priority on this route")
     hedge: bool = Field(
         default=False,
-        description="Non-streaming: send a second request to the next deployment "
-        "if the first has not answered after hedge_after_ms; the first answer wins",
+        description="Send a second request to the next deployment if the first has not answered "
+        "(streams: sent a first event) after hedge_after_ms; the first answer wins",
     )
     hedge_after_ms: float | None = Field(default=None, gt=0, description="Default: the route's p95 target")
     policy: str | None = Field(default=None, description="The policy whose rules route this route's requests")
@@ -347,6 +347,14 @@ class AdmissionDoc(Document):
     key_prefix: str = Field(default="env:", min_length=1, description="Prefix of every Redis key Envelope writes")
 
 
+class ClassifierDoc(Document):
+    """The request classifier (intent, complexity, risk), for routes whose policy uses it."""
+
+    timeout_ms: float = Field(default=250.0, gt=0, description="Longest wait for the embedding; then rules only")
+    max_chars: int = Field(default=2000, ge=1, description="Characters of the last user message classified")
+    max_batch: int = Field(default=32, ge=1, description="Most texts embedded in one forward pass")
+
+
 class GatewayDoc(Document):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)
@@ -357,6 +365,7 @@ class GatewayDoc(Document):
     ledger: LedgerDoc = LedgerDoc()
     telemetry: TelemetryDoc = TelemetryDoc()
     admission: AdmissionDoc = AdmissionDoc()
+    classifier: ClassifierDoc = ClassifierDoc()
 
 
 class ConfigFile(Document):

@@ -27,6 +27,14 @@ def facts(ctx: RequestContext, *, final: bool) -> dict[str, Any]:
         out["worst_case_usd"] = round(ctx.worst_case_usd, 8)
     if ctx.max_tokens is not None:
         out["max_tokens"] = ctx.max_tokens
+    if ctx.routing is not None and ctx.routing.rules:
+        out["rules"] = list(ctx.routing.rules)
+    verdict = ctx.classification
+    if verdict is not None:
+        out["intent"] = verdict.intent
+        out["complexity"] = verdict.complexity
+        out["risk"] = round(verdict.risk, 3)
+        out["risk_flags"] = sorted(verdict.flags)
     out["cache"] = "miss"
     out["degradations"] = list(ctx.degradations)
     if final:

@@ -24,6 +24,7 @@ class Account:
 
 def ledger_record(ctx: RequestContext) -> LedgerRecord:
     assert ctx.key is not None
+    verdict = ctx.classification
     upstream_ms = None
     if ctx.upstream_started is not None and ctx.finished_at is not None:
         upstream_ms = (ctx.finished_at - ctx.upstream_started) * 1000.0
@@ -52,5 +53,15 @@ def ledger_record(ctx: RequestContext) -> LedgerRecord:
         ttft_ms=ctx.ttft_ms,
         upstream_ms=upstream_ms,
         cache="miss" if ctx.status < 400 else "none",
-        degradations=",".join(ctx.degradations),
+        degradations=_clip(",".join(ctx.degradations), 512),
+        rules=_clip(",".join(ctx.routing.rules), 256) if ctx.routing and ctx.routing.rules else None,
+        intent=verdict.intent if verdict else None,
+        complexity=verdict.complexity if verdict else None,
+        risk=verdict.risk if verdict else None,
+        classify_ms=verdict.ms if verdict else None,
     )
+
+
+def _clip(text: str, limit: int) -> str:
+    """Fit a column: a long list keeps its head and says it was cut."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."

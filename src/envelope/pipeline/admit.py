@@ -158,7 +158,7 @@ def max_attempts(ctx: RequestContext, model: ServedModel) -> int:
     and retries, and a hedge."""
     assert ctx.route is not None
     attempts = sum(1 + d.doc.retries for d in model.deployments)
-    if ctx.route.hedge and not ctx.stream and len(model.deployments) > 1:
+    if ctx.route.hedge and len(model.deployments) > 1:
         attempts += 1  # a hedge may run beside a first attempt that is billed anyway
     return attempts
 

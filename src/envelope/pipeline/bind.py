@@ -2,8 +2,10 @@
 a chat request onto one model — its input counted with that model's tokenizer and
 fitted to the cap, its output allowance and worst-case cost planned.
 
-The route stage fits a request onto each candidate model it considers; embeddings,
-which are not routed, are bound to the model they name by `BindEmbeddings`.
+For chat, `BindEnvelope` sets the envelope and deadline before anything that spends
+time (the classifier); the route stage then fits the request onto each candidate
+model it considers (`ChatFitter`). Embeddings, which are not routed, are bound to the
+model they name by `BindEmbeddings`.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
-from envelope.catalog import ServedModel
+from envelope.catalog import Catalog, ServedModel
 from envelope.config.documents import Mode
 from envelope.core.envelope import Envelope, OutputPlan, bind, fit_messages, parse_overrides, plan_output
 from envelope.core.pricing import affordable_input_tokens, worst_case_usd
@@ -33,6 +35,19 @@ def bind_envelope(ctx: RequestContext, tenant_mode: Mode | None = None) -> Envel
     ctx.envelope = envelope
     ctx.deadline = ctx.started + envelope.deadline_ms / 1000.0
     return envelope
+
+
+class BindEnvelope:
+    """Chat: the envelope, with the mode from the request, else the tenant, else the route."""
+
+    name = "bind"
+
+    def __init__(self, catalog: Catalog) -> None:
+        self._catalog = catalog
+
+    async def run(self, ctx: RequestContext) -> None:
+        tenant = self._catalog.tenants.get(ctx.tenant)
+        bind_envelope(ctx, tenant.mode if tenant else None)
 
 
 class ChatFitter:

@@ -1,9 +1,12 @@
 """The order of the pipeline, and nothing else: the one place stages are sequenced.
 
-    chat:        authenticate → parse → route → admit → infer → settle   … then release, account
-    embeddings:  authenticate → parse → bind → admit → infer → settle    … then release, account
+    chat:        authenticate → parse → bind → [classify] → route → admit → infer → settle   … then release, account
+    embeddings:  authenticate → parse → bind → admit → infer → settle                        … then release, account
 
-Route binds the envelope, chooses the model and fits the request onto it. Admission
+Classify is in the chain only when some route needs it (its policy has rules on the
+classifier's verdict, or it sets `classify: true`).
+Bind sets the envelope and deadline first: every later stage spends from the budget.
+Route chooses the model and fits the request onto it. Admission
 comes after it because it reserves the worst-case cost of the chosen model (and of
 the alternates the policy may fall back to). Later stages (cache, retrieve, guard)
 slot in here.
@@ -48,6 +51,8 @@ def build_chains(
     authenticate: Stage,
     parse_chat: Stage,
     parse_embeddings: Stage,
+    bind_chat: Stage,
+    classify: Stage | None,
     route: Stage,
     bind_embeddings: Stage,
     admit: Stage,
@@ -57,7 +62,11 @@ def build_chains(
     tracing: Tracing,
 ) -> dict[Operation, Chain]:
     return {
-        "chat": Chain([authenticate, parse_chat, route, admit, infer, settle], finishers, tracing),
+        "chat": Chain(
+            [authenticate, parse_chat, bind_chat, *([classify] if classify else []), route, admit, infer, settle],
+            finishers,
+            tracing,
+        ),
         "embeddings": Chain(
             [authenticate, parse_embeddings, bind_embeddings, admit, infer, settle], finishers, tracing
         ),

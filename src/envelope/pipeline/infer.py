@@ -13,9 +13,10 @@ circuit breaker (`core/breaker.py`, per process): after
 `failure_threshold` consecutive failures it opens and the walk skips it for `open_s`,
 then lets `probes` requests through to see whether it has recovered.
 
-With `hedge` on a route (non-streaming only), the first deployment gets the request
-and, if it has not answered after `hedge_after_ms` (default: the route's p95 target),
-the second gets it too; the first answer wins, the other is cancelled (`hedged:NAME`).
+With `hedge` on a route, the first deployment gets the request and, if it has not
+answered after `hedge_after_ms` (default: the route's p95 target), the second gets it
+too; the first answer wins — for a stream, the first to send its first event — and
+the other is cancelled (`hedged:NAME`).
 The upstream may still bill the cancelled request.
 
 When every deployment of the model failed (retryably, or with breakers open) and the
@@ -33,8 +34,8 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable
-from typing import TypeVar
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable
+from typing import TypeGuard, TypeVar
 
 from envelope.catalog import ServedDeployment
 from envelope.errors import UpstreamError, UpstreamFailed, UpstreamTimeout
@@ -84,7 +85,7 @@ class Infer:
         True once one answered. A non-retryable failure is raised at once."""
         assert ctx.model is not None and ctx.route is not None
         deployments = self.fleet.order(ctx.model, ctx.chat.messages if ctx.chat else None)
-        if ctx.route.hedge and not ctx.stream and len(deployments) > 1:
+        if ctx.route.hedge and len(deployments) > 1:
             if await self._hedged(ctx, deployments[0], deployments[1], failures):
                 return True
             if failures and not failures[-1].retryable:
@@ -187,29 +188,49 @@ class Infer:
                 done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
                 for task in done:
                     outcome = task.result()
+                    if isinstance(outcome, UpstreamError):
+                        failures.append(outcome)
+                        ctx.degradations.append(f"fallback_from:{tasks[task].doc.name}")
+                        continue
+                    ctx.deployment = tasks[task]
                     if isinstance(outcome, bytes):
-                        ctx.deployment, ctx.answer = tasks[task], outcome
-                        return True
-                    failures.append(outcome)
-                    ctx.degradations.append(f"fallback_from:{tasks[task].doc.name}")
+                        ctx.answer = outcome
+                    else:
+                        ctx.events = outcome
+                    return True
             return False
         finally:
             for task in tasks:
-                task.cancel()  # the loser: its answer is not needed
+                if not task.done():
+                    task.cancel()  # the loser: its answer is not needed
+                elif not task.cancelled() and task.exception() is None:
+                    outcome = task.result()
+                    if _is_stream(outcome) and outcome is not ctx.events:
+                        await outcome.aclose()  # opened too, but second: hang up on it
             ctx.attempts += len(tasks)
 
-    async def _race(self, ctx: RequestContext, deployment: ServedDeployment) -> bytes | UpstreamError:
+    async def _race(
+        self, ctx: RequestContext, deployment: ServedDeployment
+    ) -> bytes | AsyncGenerator[bytes] | UpstreamError:
+        """One racer of a hedge: the whole answer, or a stream once its first event came."""
         timeouts = Timeouts(
             total=min(deployment.doc.timeout_s, max(ctx.remaining_s(), 0.001)),
             idle=deployment.doc.stream_idle_timeout_s,
         )
         try:
+            if ctx.stream:
+                opened = _open_stream(deployment.provider.chat_stream(ctx.upstream_body, timeouts), timeouts.total)
+                return await self._tracked(deployment, opened)
             return await self._tracked(deployment, self._answer(ctx, deployment, timeouts))
         except UpstreamError as exc:
             return exc
 
 
-async def _open_stream(events: AsyncIterator[bytes], budget: float) -> AsyncIterator[bytes]:
+def _is_stream(outcome: object) -> TypeGuard[AsyncGenerator[bytes]]:
+    return isinstance(outcome, AsyncGenerator)
+
+
+async def _open_stream(events: AsyncIterator[bytes], budget: float) -> AsyncGenerator[bytes]:
     """Wait for the first event within `budget`; hand back a stream that replays it."""
     try:
         async with asyncio.timeout(budget):
@@ -221,7 +242,11 @@ async def _open_stream(events: AsyncIterator[bytes], budget: float) -> AsyncIter
     return _prepend(first, events)
 
 
-async def _prepend(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-    yield first
-    async for item in rest:
-        yield item
+async def _prepend(first: bytes, rest: AsyncIterator[bytes]) -> AsyncGenerator[bytes]:
+    try:
+        yield first
+        async for item in rest:
+            yield item
+    finally:
+        if isinstance(rest, AsyncGenerator):
+            await rest.aclose()

@@ -1,7 +1,7 @@
 """Route: choose the model that serves a chat request, and fit the request onto it.
 
-1. Bind the envelope (route limits, tightened by headers; mode from the request, the
-   tenant or the route).
+1. (The envelope is bound already: route limits tightened by headers; mode from the
+   request, the tenant or the route.)
 2. Decide with the route's policy (`core/rules.py`) over the request's facts and, if
    it ran, the classifier's verdict: target tier, tier bounds, remedies.
 3. Candidates: with `model: auto`, the route's models of the target tier (or the
@@ -22,7 +22,7 @@ from envelope.catalog import Catalog, ServedModel
 from envelope.config.documents import Tier
 from envelope.core.rules import Facts, Policy, Routing, base_tier, preference, rank, remedies, routing_from
 from envelope.errors import BudgetExceeded, InvalidRequest
-from envelope.pipeline.bind import ChatFitter, bind_envelope
+from envelope.pipeline.bind import ChatFitter
 from envelope.pipeline.context import Fit, RequestContext
 from envelope.wire import message_text
 
@@ -35,10 +35,8 @@ class Route:
         self._policies = policies
 
     async def run(self, ctx: RequestContext) -> None:
-        route, chat = ctx.route, ctx.chat
-        assert route is not None and chat is not None
-        tenant = self._catalog.tenants.get(ctx.tenant)
-        envelope = bind_envelope(ctx, tenant.mode if tenant else None)
+        route, chat, envelope = ctx.route, ctx.chat, ctx.envelope
+        assert route is not None and chat is not None and envelope is not None
         base = base_tier(route.quality_tier, envelope.mode)
         policy = self._policies.get(route.policy) if route.policy else None
         decision = policy.decide(self._facts(ctx), base) if policy else routing_from({}, base)

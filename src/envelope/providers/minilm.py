@@ -1,8 +1,7 @@
 """Adapter for the built-in embedder: all-MiniLM-L6-v2 in process, numpy only.
 
-The model loads on first use. Concurrent requests are micro-batched (`Batcher`) into
-shared forward passes of at most `max_batch` inputs, each run in a worker thread so
-the event loop stays free. Answers are OpenAI's embeddings JSON, floats or base64
+The model loads on first use and concurrent requests share forward passes
+(`embeddings/embedder.py`). Answers are OpenAI's embeddings JSON, floats or base64
 (little-endian float32, what the `openai` SDK asks for by default).
 """
 
@@ -16,10 +15,9 @@ from typing import Any
 
 import aiohttp
 import msgspec
-import numpy as np
 
 from envelope.config.documents import MiniLMProvider
-from envelope.embeddings.batcher import Batcher
+from envelope.embeddings.embedder import MODEL_NAME, Embedder, Row
 from envelope.embeddings.minilm import MiniLM, ModelNotInstalled
 from envelope.errors import (
     UpstreamFailed,
@@ -28,8 +26,6 @@ from envelope.errors import (
     UpstreamUnavailable,
 )
 from envelope.providers.base import Timeouts
-
-MODEL_NAME = "all-MiniLM-L6-v2"
 
 
 class _Item(msgspec.Struct, kw_only=True):
@@ -51,14 +47,6 @@ class _Answer(msgspec.Struct, kw_only=True):
 
 
 @dataclass(frozen=True, slots=True)
-class _Row:
-    """One input's unit vector and the tokens it used."""
-
-    vector: np.ndarray[Any, np.dtype[np.float32]]
-    tokens: int
-
-
-@dataclass(frozen=True, slots=True)
 class _Request:
     texts: list[str]
     as_base64: bool
@@ -69,18 +57,21 @@ class MiniLMEmbeddings:
 
     def __init__(self, name: str, doc: MiniLMProvider, session: aiohttp.ClientSession) -> None:
         self.name = name
-        self._max_batch = doc.max_batch
-        self._lock = asyncio.Lock()
-        self._model: MiniLM | None = None
-        self._batcher: Batcher[str, _Row] = Batcher(self._embed_batch, max_batch=doc.max_batch)
+        self.embedder = Embedder(doc.max_batch)
 
     async def embed(self, body: dict[str, Any], timeouts: Timeouts) -> bytes:
         request = self._parse(body)
         try:
             async with asyncio.timeout(timeouts.total):
-                rows = await self._batcher.submit(request.texts)
+                rows = await self.embedder.embed(request.texts)
         except TimeoutError as exc:
             raise UpstreamTimeout(f"Deployment {self.name!r} did not embed within {timeouts.total:.3g}s.") from exc
+        except ModelNotInstalled as exc:
+            raise UpstreamUnavailable(str(exc), code="embedding_model_missing") from exc
+        except (OSError, KeyError) as exc:
+            raise UpstreamUnavailable(f"Deployment {self.name!r} could not load {MODEL_NAME}: {exc}") from exc
+        except (ValueError, TypeError, RuntimeError, MemoryError) as exc:
+            raise UpstreamFailed(f"Deployment {self.name!r} could not embed: {exc}") from exc
         return _encode_answer(rows, as_base64=request.as_base64)
 
     async def chat(self, body: dict[str, Any], timeouts: Timeouts) -> bytes:
@@ -91,28 +82,7 @@ class MiniLMEmbeddings:
         yield b""  # unreachable; makes this an async generator like the protocol's
 
     async def close(self) -> None:
-        """Stop the batching worker; the loaded model is simply dropped."""
-        await self._batcher.close()
-
-    async def _embed_batch(self, texts: list[str]) -> list[_Row]:
-        """One forward pass, in a worker thread; runs in the batcher's task, not a caller's."""
-        model = await self._loaded()
-        try:
-            embedded = await asyncio.to_thread(model.encode, texts, batch_size=self._max_batch)
-        except (ValueError, TypeError, RuntimeError, MemoryError) as exc:
-            raise UpstreamFailed(f"Deployment {self.name!r} could not embed: {exc}") from exc
-        return [_Row(vector, tokens) for vector, tokens in zip(embedded.vectors, embedded.tokens, strict=True)]
-
-    async def _loaded(self) -> MiniLM:
-        async with self._lock:
-            if self._model is None:
-                try:
-                    self._model = await asyncio.to_thread(MiniLM.load)
-                except ModelNotInstalled as exc:
-                    raise UpstreamUnavailable(str(exc), code="embedding_model_missing") from exc
-                except (OSError, ValueError, KeyError) as exc:
-                    raise UpstreamUnavailable(f"Deployment {self.name!r} could not load {MODEL_NAME}: {exc}") from exc
-            return self._model
+        await self.embedder.close()
 
     def _parse(self, body: dict[str, Any]) -> _Request:
         dimensions = body.get("dimensions")
@@ -147,13 +117,13 @@ def _texts(value: object) -> list[str]:
     raise UpstreamRejected("input must be a string or a non-empty list of strings.", param="input")
 
 
-def _encode_answer(rows: list[_Row], *, as_base64: bool) -> bytes:
+def _encode_answer(rows: list[Row], *, as_base64: bool) -> bytes:
     data = [_Item(index=i, embedding=_vector_field(row, as_base64)) for i, row in enumerate(rows)]
     tokens = sum(row.tokens for row in rows)
     return msgspec.json.encode(_Answer(data=data, usage=_Usage(prompt_tokens=tokens, total_tokens=tokens)))
 
 
-def _vector_field(row: _Row, as_base64: bool) -> list[float] | str:
+def _vector_field(row: Row, as_base64: bool) -> list[float] | str:
     if as_base64:
         return base64.b64encode(row.vector.astype("<f4", copy=False).tobytes()).decode("ascii")
     values: list[float] = row.vector.tolist()

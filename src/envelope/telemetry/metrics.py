@@ -52,8 +52,19 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
+        self.rules = Counter("envelope_rule_matches", "Policy rules matched", ["route", "rule"], registry=r)
+        self.classified = Counter(
+            "envelope_classified", "Requests classified, by intent", ["route", "intent", "risk"], registry=r
+        )
+        self.classify = Histogram(
+            "envelope_classify_duration_seconds",
+            "Time to classify a request, embedding included",
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
+            registry=r,
+        )
         self._children: dict[tuple[str, ...], tuple[Any, ...]] = {}
         self._outcomes: dict[tuple[str, ...], Any] = {}
+        self._rule_children: dict[tuple[str, str], Any] = {}
 
     def observe(self, ctx: RequestContext) -> None:
         labels = (ctx.route_name, ctx.tenant, ctx.model_name)
@@ -85,6 +96,17 @@ class Metrics:
                 self.rejections.labels(ctx.route_name, ctx.tenant, ctx.error.param or "-").inc()
         for kind in ctx.degradations:
             self.degradations.labels(*labels, kind.split(":", 1)[0]).inc()
+        if ctx.routing is not None:
+            for rule in ctx.routing.rules:
+                key = (ctx.route_name, rule)
+                child = self._rule_children.get(key)
+                if child is None:
+                    child = self._rule_children[key] = self.rules.labels(*key)
+                child.inc()
+        verdict = ctx.classification
+        if verdict is not None:
+            self.classify.observe(verdict.ms / 1000.0)
+            self.classified.labels(ctx.route_name, verdict.intent, "high" if verdict.risk >= 0.5 else "low").inc()
         if ctx.deployment is not None and ctx.upstream_started is not None and ctx.finished_at is not None:
             self.upstream.labels(ctx.deployment.doc.name).observe(ctx.finished_at - ctx.upstream_started)
 

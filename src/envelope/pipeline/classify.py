@@ -1,0 +1,68 @@
+"""Classify: intent, complexity and risk of a chat request, for the route's policy.
+
+Runs only on routes that ask for it (`classify: true`) or whose policy has a rule on
+intent, complexity, risk or risk flags. The text classified is the last user message
+(cut to `classifier.max_chars`); it is embedded with MiniLM (micro-batched with other
+requests, in a worker thread) and read by three logistic-regression heads, then the
+risk rules raise the risk score where they fire (`envelope/classifier/`).
+
+If the embedding cannot be had within `classifier.timeout_ms` (or the model is
+missing), the request goes on with the risk rules' verdict alone — intent and
+complexity `unknown`, so no rule on them matches — and says so
+(`classifier_unavailable`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import time
+from collections.abc import Collection
+
+from envelope.classifier import risk
+from envelope.classifier.model import Classifier
+from envelope.config.documents import ClassifierDoc
+from envelope.core.classification import Classification
+from envelope.embeddings.embedder import Embedder
+from envelope.pipeline.context import RequestContext
+from envelope.wire import ChatRequest, message_text
+
+log = logging.getLogger("envelope.classify")
+UNKNOWN = "unknown"
+
+
+class Classify:
+    name = "classify"
+
+    def __init__(self, classifier: Classifier, embedder: Embedder, settings: ClassifierDoc, routes: Collection[str]):
+        self._classifier = classifier
+        self._embedder = embedder
+        self._settings = settings
+        self._routes = frozenset(routes)
+
+    async def run(self, ctx: RequestContext) -> None:
+        if ctx.route_name not in self._routes:
+            return
+        assert ctx.chat is not None
+        text = classified_text(ctx.chat, self._settings.max_chars)
+        started = time.perf_counter()
+        budget = min(self._settings.timeout_ms / 1000.0, max(ctx.remaining_s(), 0.0))
+        try:
+            async with asyncio.timeout(budget):
+                rows = await self._embedder.embed([text])
+            verdict = self._classifier.classify(rows[0].vector, text)
+        except (TimeoutError, OSError, RuntimeError, ValueError, KeyError) as exc:
+            if not isinstance(exc, TimeoutError):
+                log.warning("classifier unavailable: %s", exc)
+            score, flags = risk.apply(text, 0.0)
+            verdict = Classification(intent=UNKNOWN, complexity=UNKNOWN, risk=score, flags=flags, ms=0.0)
+            ctx.degradations.append("classifier_unavailable")
+        ctx.classification = dataclasses.replace(verdict, ms=(time.perf_counter() - started) * 1000.0)
+
+
+def classified_text(request: ChatRequest, max_chars: int) -> str:
+    """The last user message (else the last message), cut to `max_chars`."""
+    messages = request.messages
+    chosen = next((m for m in reversed(messages) if m.role == "user"), messages[-1])
+    return message_text(chosen)[:max_chars]

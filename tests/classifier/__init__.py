@@ -1,0 +1,1 @@
+"""Tests for the request classifier (src/envelope/classifier)."""
