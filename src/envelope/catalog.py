@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from envelope.config.documents import ConfigSet, Deployment, ModelDoc, RouteDoc, TenantDoc, Tier
+from envelope.config.documents import ConfigSet, Deployment, ModelDoc, RouteDoc, TenantDoc, Tier, Tokenizer
 from envelope.errors import EnvelopeError, NotFound, PermissionDenied
 from envelope.providers.base import Provider
 from envelope.tokens.counter import EstimateCounter, TokenCounter, counter_for
@@ -17,13 +17,25 @@ log = logging.getLogger("envelope.catalog")
 AUTO = "auto"
 
 
-@dataclass(slots=True)
+# Counters are pure and costly to load: models with the same tokenizer share one, so a
+# request fitted onto several of them (routing alternates) is counted once.
+_COUNTERS: dict[Tokenizer, TokenCounter] = {}
+
+
+def _shared_counter(tokenizer: Tokenizer) -> TokenCounter:
+    counter = _COUNTERS.get(tokenizer)
+    if counter is None:
+        counter = _COUNTERS[tokenizer] = counter_for(tokenizer)
+    return counter
+
+
+@dataclass(slots=True, eq=False)
 class ServedDeployment:
     doc: Deployment
     provider: Provider
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class ServedModel:
     doc: ModelDoc
     deployments: list[ServedDeployment]
@@ -34,7 +46,7 @@ class ServedModel:
         """Built on first use: loading a vocabulary takes a fraction of a second."""
         if self._counter is None:
             try:
-                self._counter = counter_for(self.doc.tokenizer)
+                self._counter = _shared_counter(self.doc.tokenizer)
             except (ImportError, OSError, ValueError, EnvelopeError) as exc:
                 # The gateway keeps serving; counts are then labelled as estimates.
                 log.warning("model %s: tokenizer unavailable (%s); estimating tokens", self.doc.name, exc)

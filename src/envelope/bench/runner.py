@@ -77,7 +77,15 @@ def bench_config(
     upstream: FakeUpstream, otlp_port: int, trace_ratio: float, admission: str = "memory"
 ) -> dict[str, Any]:
     tenant: dict[str, Any] = {"name": "bench", "default_feature": "bench"}
-    route: dict[str, Any] = {"name": "default", "max_output_tokens": 256, "cost_ceiling_usd": 0.01, "policy": "bench"}
+    # The policy's rules on the classifier's verdict are read but do not hold here
+    # (classify: false): the embedding's cost is measured apart, on the "classified" route.
+    route: dict[str, Any] = {
+        "name": "default",
+        "max_output_tokens": 256,
+        "cost_ceiling_usd": 0.01,
+        "policy": "bench",
+        "classify": False,
+    }
     gateway: dict[str, Any] = {
         "ledger": {"batch_size": 500, "flush_interval_ms": 250},
         "telemetry": {"otlp_endpoint": f"http://127.0.0.1:{otlp_port}/v1/traces", "sample_ratio": trace_ratio},

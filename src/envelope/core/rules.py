@@ -135,6 +135,10 @@ class Policy:
     def __init__(self, doc: PolicyDoc) -> None:
         self.name = doc.name
         self.needs_classifier = doc.needs_classifier()
+        # the facts some rule reads: the route stage skips working out the others
+        self.reads = frozenset(name for rule in doc.rules for name, value in rule.when if value is not None)
+        # a decision depends only on which rules matched and the base tier: made once each
+        self._made: dict[tuple[tuple[int, ...], Tier], Routing] = {}
         self._rules = tuple(
             _Rule(
                 name=rule.name,
@@ -146,17 +150,29 @@ class Policy:
         )
 
     def decide(self, facts: Facts, base: Tier) -> Routing:
+        matched: list[int] = []
+        for i, rule in enumerate(self._rules):
+            for test in rule.tests:
+                if not test(facts):
+                    break
+            else:
+                matched.append(i)
+                if rule.stop:
+                    break
+        key = (tuple(matched), base)
+        made = self._made.get(key)
+        if made is None:
+            if len(self._made) >= 4096:
+                self._made.clear()
+            made = self._made[key] = self._routing(key[0], base)
+        return made
+
+    def _routing(self, matched: tuple[int, ...], base: Tier) -> Routing:
         chosen: dict[str, Any] = {}
-        matched: list[str] = []
-        for rule in self._rules:
-            if not all(test(facts) for test in rule.tests):
-                continue
-            matched.append(rule.name)
-            for key, value in rule.actions:
+        for i in matched:
+            for key, value in self._rules[i].actions:
                 chosen.setdefault(key, value)
-            if rule.stop:
-                break
-        return routing_from(chosen, base, tuple(matched))
+        return routing_from(chosen, base, tuple(self._rules[i].name for i in matched))
 
 
 def routing_from(chosen: dict[str, Any], base: Tier, matched: tuple[str, ...] = ()) -> Routing:

@@ -39,7 +39,7 @@ class Route:
         assert route is not None and chat is not None and envelope is not None
         base = base_tier(route.quality_tier, envelope.mode)
         policy = self._policies.get(route.policy) if route.policy else None
-        decision = policy.decide(self._facts(ctx), base) if policy else routing_from({}, base)
+        decision = policy.decide(self._facts(ctx, policy.reads), base) if policy else routing_from({}, base)
         ctx.routing = decision
 
         tiers = self._catalog.by_tier(route)
@@ -105,14 +105,15 @@ class Route:
         return fits
 
     @staticmethod
-    def _facts(ctx: RequestContext) -> Facts:
+    def _facts(ctx: RequestContext, reads: frozenset[str]) -> Facts:
         assert ctx.envelope is not None and ctx.chat is not None
         verdict = ctx.classification
+        chars = sum(len(message_text(m)) for m in ctx.chat.messages) if "input_chars" in reads else 0
         return Facts(
             mode=ctx.envelope.mode,
             latency_budget_ms=ctx.envelope.deadline_ms,
             cost_budget_usd=ctx.envelope.cost_ceiling_usd,
-            input_chars=sum(len(message_text(m)) for m in ctx.chat.messages),
+            input_chars=chars,
             stream=ctx.stream,
             tenant=ctx.tenant,
             feature=ctx.feature,
