@@ -9,7 +9,6 @@ ENVELOPE_CONFIG.
 from __future__ import annotations
 
 import gc
-
 import logging
 import os
 from collections.abc import AsyncIterator
