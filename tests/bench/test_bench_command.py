@@ -14,7 +14,8 @@ def test_bench_prints_figures_for_each_mode() -> None:
         capture_output=True, text=True, timeout=180,
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
-    rows = json.loads(out.stdout)
+    figures = json.loads(out.stdout)
+    rows = figures["rows"]
     assert [r["mode"] for r in rows] == [
         "non-streaming",
         "streaming (20 chunks)",
@@ -27,3 +28,7 @@ def test_bench_prints_figures_for_each_mode() -> None:
             assert 0 < row[side]["p50_ms"] <= row[side]["p99_ms"]
         assert row["gateway_cpu_ms"] > 0
     assert rows[1]["gateway"]["ttft_p50_ms"] is not None
+    cost = figures["classifier"]
+    assert cost["prompts"] > 100
+    assert 0 < cost["heads_and_rules_us"] < 1000 * cost["embed_single_p50_ms"]
+    assert 0 < cost["embed_single_p50_ms"] <= cost["embed_single_p99_ms"]

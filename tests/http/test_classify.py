@@ -87,6 +87,15 @@ def test_personal_data_raises_the_risk_of_an_ordinary_request(gateway: Gateway) 
     assert h["x-envelope-tier"] == "L"
 
 
+def test_a_prompt_seen_before_is_not_embedded_again(gateway: Gateway) -> None:
+    text = "what's the capital of Australia?"
+    first, second = ask(gateway, text), ask(gateway, text)
+    assert first.headers["x-envelope-intent"] == second.headers["x-envelope-intent"] == "faq"
+    assert first.headers["x-envelope-risk"] == second.headers["x-envelope-risk"]
+    ms = [gateway.ledger_row(r.headers["x-envelope-request-id"])["classify_ms"] for r in (first, second)]
+    assert ms[1] < ms[0] / 10  # a dictionary lookup against a forward pass
+
+
 def test_a_route_may_classify_without_a_policy(gateway: Gateway) -> None:
     raw = ask(gateway, "write a haiku about autumn rain", route="tagged")
     assert raw.headers["x-envelope-intent"] == "creative"

@@ -89,6 +89,8 @@ def bench_config(
     gateway: dict[str, Any] = {
         "ledger": {"batch_size": 500, "flush_interval_ms": 250},
         "telemetry": {"otlp_endpoint": f"http://127.0.0.1:{otlp_port}/v1/traces", "sample_ratio": trace_ratio},
+        # every request is embedded, as if each prompt were new (the bench sends one prompt)
+        "classifier": {"cache_entries": 0},
     }
     if admission != "off":
         tenant |= {"limits": _UNREACHED, "key_limits": _UNREACHED, "budget": {"period": "daily", "hard_usd": 1e9}}

@@ -1,7 +1,7 @@
 """Fit the classifier on the train split, measure it on the held-out split, write the weights.
 
-    python -m envelope.classifier.train           # train, report, write data/weights.npz
-    python -m envelope.classifier.train --check   # train and report only
+    envelope classifier train           # train, report, write data/weights.npz
+    envelope classifier train --check   # train and report only
 
 Each head's L2 strength is picked from `L2_GRID` by 5-fold cross-validation inside the
 train split (folds by SHA-256, see `dataset.fold`); the held-out split is only ever
@@ -11,7 +11,6 @@ feature that the penalty meant for the 384 embedding dimensions would only blunt
 
 from __future__ import annotations
 
-import argparse
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -130,17 +129,3 @@ def run(out: Path = DEFAULT_WEIGHTS, report_only: bool = False) -> Report:
         save(classifier, out)
         print(f"wrote {out}")
     return report
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        prog="python -m envelope.classifier.train", description="Train the request classifier."
-    )
-    parser.add_argument("--check", action="store_true", help="train and print the held-out report, write nothing")
-    parser.add_argument("--out", type=Path, default=DEFAULT_WEIGHTS, help="where to write the weights (.npz)")
-    args = parser.parse_args(argv)
-    run(args.out, report_only=args.check)
-
-
-if __name__ == "__main__":
-    main()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from typing import Annotated
 
 import typer
@@ -62,16 +63,18 @@ def overhead(
         classifier=classifier,
     )
     rows = run(settings, modes)
+    cost = None
+    if classifier:
+        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # as `envelope serve` runs it; before numpy loads
+        from envelope.bench.classifier import measure
+
+        err_console.print("[dim]classifier cost, in process, over the held-out prompts…[/dim]")
+        cost = measure()
     if as_json:
-        print(
-            json.dumps(
-                [
-                    dataclasses.asdict(r) | {"added_p50_ms": r.added_p50_ms, "added_p99_ms": r.added_p99_ms}
-                    for r in rows
-                ],
-                indent=2,
-            )
-        )
+        figures = [
+            dataclasses.asdict(r) | {"added_p50_ms": r.added_p50_ms, "added_p99_ms": r.added_p99_ms} for r in rows
+        ]
+        print(json.dumps({"rows": figures, "classifier": dataclasses.asdict(cost) if cost else None}, indent=2))
         return
     title = f"envelope bench (fake upstream answers at once; admission: {admission})"
     table = Table(
@@ -99,3 +102,12 @@ def overhead(
             f"{r.upstream_cpu_us_gateway:.0f}",
         )  # fmt: skip
     console.print(table)
+    if cost is not None:
+        costs = Table("classifier (in process)", "per request", title=f"classifier cost over {cost.prompts} prompts")
+        costs.add_row(
+            "embedding alone, p50 / p99", f"{cost.embed_single_p50_ms:.2f} / {cost.embed_single_p99_ms:.2f} ms"
+        )
+        costs.add_row("embedding, 32 requests batched", f"{cost.embed_batched_ms:.2f} ms")
+        costs.add_row("CPU, alone / batched", f"{cost.cpu_single_ms:.2f} / {cost.cpu_batched_ms:.2f} ms")
+        costs.add_row("heads + risk rules (after the embedding)", f"{cost.heads_and_rules_us:.1f} µs")
+        console.print(costs)

@@ -353,6 +353,7 @@ class ClassifierDoc(Document):
     timeout_ms: float = Field(default=250.0, gt=0, description="Longest wait for the embedding; then rules only")
     max_chars: int = Field(default=2000, ge=1, description="Characters of the last user message classified")
     max_batch: int = Field(default=32, ge=1, description="Most texts embedded in one forward pass")
+    cache_entries: int = Field(default=4096, ge=0, description="Verdicts remembered per text (0: none)")
 
 
 class GatewayDoc(Document):

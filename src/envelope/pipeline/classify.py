@@ -6,6 +6,9 @@ intent, complexity, risk or risk flags. The text classified is the last user mes
 requests, in a worker thread) and read by three logistic-regression heads, then the
 risk rules raise the risk score where they fire (`envelope/classifier/`).
 
+Verdicts are remembered per text (`classifier.cache_entries`, least recently used out):
+a prompt seen again — an FAQ, a retry — costs a dictionary lookup, not a forward pass.
+
 If the embedding cannot be had within `classifier.timeout_ms` (or the model is
 missing), the request goes on with the risk rules' verdict alone — intent and
 complexity `unknown`, so no rule on them matches — and says so
@@ -18,6 +21,7 @@ import asyncio
 import dataclasses
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Collection
 
 from envelope.classifier import risk
@@ -40,6 +44,7 @@ class Classify:
         self._embedder = embedder
         self._settings = settings
         self._routes = frozenset(routes)
+        self._seen: OrderedDict[str, Classification] = OrderedDict()
 
     async def run(self, ctx: RequestContext) -> None:
         if ctx.route_name not in self._routes:
@@ -47,11 +52,17 @@ class Classify:
         assert ctx.chat is not None
         text = classified_text(ctx.chat, self._settings.max_chars)
         started = time.perf_counter()
+        known = self._seen.get(text)
+        if known is not None:
+            self._seen.move_to_end(text)
+            ctx.classification = dataclasses.replace(known, ms=(time.perf_counter() - started) * 1000.0)
+            return
         budget = min(self._settings.timeout_ms / 1000.0, max(ctx.remaining_s(), 0.0))
         try:
             async with asyncio.timeout(budget):
                 rows = await self._embedder.embed([text])
             verdict = self._classifier.classify(rows[0].vector, text)
+            self._remember(text, verdict)
         except (TimeoutError, OSError, RuntimeError, ValueError, KeyError) as exc:
             if not isinstance(exc, TimeoutError):
                 log.warning("classifier unavailable: %s", exc)
@@ -59,6 +70,13 @@ class Classify:
             verdict = Classification(intent=UNKNOWN, complexity=UNKNOWN, risk=score, flags=flags, ms=0.0)
             ctx.degradations.append("classifier_unavailable")
         ctx.classification = dataclasses.replace(verdict, ms=(time.perf_counter() - started) * 1000.0)
+
+    def _remember(self, text: str, verdict: Classification) -> None:
+        if self._settings.cache_entries == 0:
+            return
+        self._seen[text] = verdict
+        if len(self._seen) > self._settings.cache_entries:
+            self._seen.popitem(last=False)
 
 
 def classified_text(request: ChatRequest, max_chars: int) -> str:
