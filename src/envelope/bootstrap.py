@@ -16,6 +16,7 @@ import aiohttp
 from opentelemetry.sdk.trace import SpanProcessor
 
 from envelope.admission import registry as admission_stores
+from envelope.admission.breakers import SharedBreakers
 from envelope.admission.ports import AdmissionStore
 from envelope.catalog import Catalog, ServedDeployment, ServedModel
 from envelope.classifier.model import Classifier
@@ -73,6 +74,7 @@ class Gateway:
     tracing: Tracing = field(init=False)
     admission: AdmissionStore = field(init=False)
     session: aiohttp.ClientSession = field(init=False)
+    breakers: SharedBreakers | None = field(default=None, init=False)
     _own: list[Embedder] = field(default_factory=list, init=False)
 
     async def start(self) -> None:
@@ -99,7 +101,7 @@ class Gateway:
         self.tracing = Tracing(gw.telemetry, self.span_processor)
         self.admission = admission_stores.build(gw.admission)
         self.authenticate = Authenticate(self.catalog, self.keys)
-        fleet = Fleet()
+        fleet = self._fleet()
         policies = {p.name: Policy(p) for p in self.config.policies}
         self.chains = build_chains(
             authenticate=self.authenticate,
@@ -116,6 +118,22 @@ class Gateway:
             tracing=self.tracing,
         )
         await asyncio.to_thread(self._warm_counters)
+
+    def _fleet(self) -> Fleet:
+        """Deployment state; breaker openings shared through Redis when admission uses it."""
+        gw = self.config.gateway
+        if not (gw.breakers.share and gw.admission.store_url.startswith("redis://")):
+            return Fleet()
+        self.breakers = SharedBreakers(
+            gw.admission.store_url,
+            prefix=gw.admission.key_prefix,
+            timeout_s=gw.admission.timeout_s,
+            poll_interval_s=gw.breakers.poll_interval_s,
+            deployments=self._deployments(),
+        )
+        fleet = Fleet(on_open=self.breakers.opened)
+        self.breakers.start(fleet)
+        return fleet
 
     async def _classify_stage(self, policies: dict[str, Policy]) -> Classify | None:
         """The classify stage if any route needs it, sharing the `minilm` provider's
@@ -148,6 +166,8 @@ class Gateway:
             model.counter.text_tokens("warm up")
 
     async def stop(self) -> None:
+        if self.breakers is not None:
+            await self.breakers.close()
         for embedder in self._own:
             await embedder.close()
         await self.ledger.close()

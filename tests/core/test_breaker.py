@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from envelope.core.breaker import Breaker, BreakerPolicy, allow, record
+from envelope.core.breaker import Breaker, BreakerPolicy, adopt, allow, record
 
 P = BreakerPolicy(failure_threshold=3, open_s=10, probes=1)
 
@@ -38,3 +38,15 @@ def test_probe_outcome_closes_or_reopens() -> None:
 def test_closed_always_allows() -> None:
     ok, s = allow(Breaker(), P, now=0)
     assert ok and s == Breaker()
+
+
+def test_adopting_another_replicas_opening_opens_until_the_same_moment() -> None:
+    policy = BreakerPolicy(failure_threshold=3, open_s=10.0)
+    adopted = adopt(Breaker(), policy, remaining_s=4.0, now=100.0)
+    assert adopted.mode == "open"
+    assert allow(adopted, policy, 103.9)[0] is False
+    ok, probing = allow(adopted, policy, 104.0)
+    assert ok and probing.mode == "half_open"
+    mine = Breaker("open", opened_at=99.0)
+    assert adopt(mine, policy, remaining_s=1.0, now=100.0) == mine  # an open breaker keeps its own clock
+    assert adopt(Breaker(), policy, remaining_s=0.0, now=100.0) == Breaker()

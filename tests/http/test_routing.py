@@ -139,6 +139,12 @@ def test_a_tight_latency_budget_prefers_tier_s_without_retrieval(gateway: Gatewa
     assert raw.headers["x-envelope-tier"] == "S"
     assert raw.headers["x-envelope-rules"] == "tight-latency,defaults"
     assert raw.headers["x-envelope-degradations"] == "none"  # a rule's choice, not a degradation
+    assert (raw.headers["x-envelope-retrieval"], raw.headers["x-envelope-cache-mode"]) == ("skip", "prefer")
+
+
+def test_models_list_offers_auto(gateway: Gateway) -> None:
+    ids = [m.id for m in client(gateway).models.list()]
+    assert ids[0] == "auto" and {"small", "medium", "large"} <= set(ids)
 
 
 def test_a_named_model_is_served_as_named(gateway: Gateway) -> None:

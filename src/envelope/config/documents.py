@@ -356,6 +356,13 @@ class ClassifierDoc(Document):
     cache_entries: int = Field(default=4096, ge=0, description="Verdicts remembered per text (0: none)")
 
 
+class BreakersDoc(Document):
+    share: bool = Field(
+        default=True, description="With a redis:// admission store, replicas tell each other of opened breakers"
+    )
+    poll_interval_s: float = Field(default=1.0, gt=0, description="How often a replica reads the others' openings")
+
+
 class GatewayDoc(Document):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)
@@ -367,6 +374,7 @@ class GatewayDoc(Document):
     telemetry: TelemetryDoc = TelemetryDoc()
     admission: AdmissionDoc = AdmissionDoc()
     classifier: ClassifierDoc = ClassifierDoc()
+    breakers: BreakersDoc = BreakersDoc()
 
 
 class ConfigFile(Document):

@@ -5,7 +5,8 @@
     half-open ──(a probe succeeds)──▶ closed      half-open ──(a probe fails)──▶ open
 
 While open, requests skip the deployment (the fallback walk moves on) instead of
-waiting for it to fail again.
+waiting for it to fail again. Replicas may share openings (`adopt`): a breaker another
+replica opened opens here too, until the same moment.
 """
 
 from __future__ import annotations
@@ -54,3 +55,11 @@ def record(state: Breaker, policy: BreakerPolicy, *, ok: bool, now: float) -> Br
     if failures >= policy.failure_threshold:
         return Breaker("open", opened_at=now)
     return replace(state, failures=failures)
+
+
+def adopt(state: Breaker, policy: BreakerPolicy, *, remaining_s: float, now: float) -> Breaker:
+    """The state once told that another replica opened this breaker, which stays open
+    `remaining_s` more. An open breaker keeps its own clock; others open until then."""
+    if state.mode == "open" or remaining_s <= 0:
+        return state
+    return Breaker("open", opened_at=now - max(policy.open_s - remaining_s, 0.0))

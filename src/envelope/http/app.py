@@ -22,6 +22,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from envelope.bootstrap import Gateway
+from envelope.catalog import AUTO
 from envelope.config import loader
 from envelope.config.documents import ConfigSet
 from envelope.http import admin
@@ -48,6 +49,9 @@ async def list_models(request: Request) -> Response:
         for name, m in gateway.catalog.models.items()
         if allowed is None or name in allowed
     ]
+    if ctx.route is not None and gateway.catalog.by_tier(ctx.route):
+        # "auto": the route's policy chooses among its chat models
+        data.insert(0, {"id": AUTO, "object": "model", "created": 0, "owned_by": "envelope", "tier": None})
     return Response(msgspec.json.encode({"object": "list", "data": data}), media_type=JSON)
 
 

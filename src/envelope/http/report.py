@@ -27,8 +27,13 @@ def facts(ctx: RequestContext, *, final: bool) -> dict[str, Any]:
         out["worst_case_usd"] = round(ctx.worst_case_usd, 8)
     if ctx.max_tokens is not None:
         out["max_tokens"] = ctx.max_tokens
-    if ctx.routing is not None and ctx.routing.rules:
-        out["rules"] = list(ctx.routing.rules)
+    routing = ctx.routing
+    if routing is not None and routing.rules:
+        out["rules"] = list(routing.rules)
+        if routing.retrieval != "allow":
+            out["retrieval"] = routing.retrieval
+        if routing.cache != "normal":
+            out["cache_mode"] = routing.cache
     verdict = ctx.classification
     if verdict is not None:
         out["intent"] = verdict.intent

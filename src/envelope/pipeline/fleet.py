@@ -1,24 +1,28 @@
 """The live state of this process's deployments: circuit breakers, requests in flight
-and latency EWMAs. The decisions over it are pure (`core/breaker.py`, `core/balance.py`);
+and latency EWMAs (breaker openings may be shared with other replicas: see
+`envelope/admission/breakers.py`). The decisions over it are pure (`core/breaker.py`, `core/balance.py`);
 this is the imperative shell that keeps the figures and hands them in."""
 
 from __future__ import annotations
 
 import random
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from envelope.catalog import ServedDeployment, ServedModel
 from envelope.core.balance import Candidate, order, prefix_key
-from envelope.core.breaker import Breaker, BreakerPolicy, allow, record
+from envelope.core.breaker import Breaker, BreakerPolicy, adopt, allow, record
 from envelope.wire import Message, message_text
 
 EWMA_ALPHA = 0.2
 
 
 class Fleet:
-    def __init__(self, rng: random.Random | None = None) -> None:
+    def __init__(
+        self, rng: random.Random | None = None, on_open: Callable[[ServedDeployment], None] | None = None
+    ) -> None:
+        self._on_open = on_open  # told when a breaker opens here, to share it with other replicas
         self._breakers: dict[str, Breaker] = {}
         self._in_flight: Counter[str] = Counter()
         self._ewma_ms: dict[str, float] = {}
@@ -33,7 +37,15 @@ class Fleet:
 
     def record(self, deployment: ServedDeployment, *, ok: bool, now: float) -> None:
         name = deployment.doc.name
-        self._breakers[name] = record(self.breaker(name), _policy(deployment), ok=ok, now=now)
+        before = self.breaker(name)
+        after = self._breakers[name] = record(before, _policy(deployment), ok=ok, now=now)
+        if after.mode == "open" and before.mode != "open" and self._on_open is not None:
+            self._on_open(deployment)
+
+    def adopt(self, deployment: ServedDeployment, *, remaining_s: float, now: float) -> None:
+        """Another replica opened this deployment's breaker: open it here until the same moment."""
+        name = deployment.doc.name
+        self._breakers[name] = adopt(self.breaker(name), _policy(deployment), remaining_s=remaining_s, now=now)
 
     def breaker(self, name: str) -> Breaker:
         return self._breakers.get(name, Breaker())
