@@ -148,7 +148,7 @@ class Gateway:
 
         settings = self.config.gateway.classifier
         shared = [d.provider.embedder for d in self._deployments() if isinstance(d.provider, MiniLMEmbeddings)]
-        embedder = shared[0] if shared else Embedder(settings.max_batch)
+        embedder = shared[0] if shared else Embedder(settings.max_batch, settings.runtime)
         if not shared:
             self._own.append(embedder)
         try:

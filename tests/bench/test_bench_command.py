@@ -28,7 +28,9 @@ def test_bench_prints_figures_for_each_mode() -> None:
             assert 0 < row[side]["p50_ms"] <= row[side]["p99_ms"]
         assert row["gateway_cpu_ms"] > 0
     assert rows[1]["gateway"]["ttft_p50_ms"] is not None
-    cost = figures["classifier"]
+    costs = figures["classifier"]
+    assert [c["runtime"] for c in costs] == ["onnx", "numpy"]
+    cost = costs[0]
     assert cost["prompts"] > 100
     assert 0 < cost["heads_and_rules_us"] < 1000 * cost["embed_single_p50_ms"]
     assert 0 < cost["embed_single_p50_ms"] <= cost["embed_single_p99_ms"]

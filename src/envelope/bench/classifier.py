@@ -1,8 +1,8 @@
 """The classifier's cost per request, apart from the gateway's: the MiniLM embedding
-(alone, and micro-batched as concurrent requests share forward passes) and the three
-logistic-regression heads with the risk rules. Measured in process over the held-out
-prompts of the shipped set (`envelope/classifier/data`), one thread for BLAS as
-`envelope serve` runs it."""
+(alone, and micro-batched as concurrent requests share forward passes) on each
+runtime, and the three logistic-regression heads with the risk rules. Measured in
+process over the held-out prompts of the shipped set (`envelope/classifier/data`),
+one thread, as `envelope serve` runs it."""
 
 from __future__ import annotations
 
@@ -12,11 +12,12 @@ from dataclasses import dataclass
 
 from envelope.classifier import dataset
 from envelope.classifier.model import Classifier
-from envelope.embeddings.minilm import MiniLM
+from envelope.embeddings.embedder import Runtime, loader
 
 
 @dataclass(frozen=True, slots=True)
 class ClassifierCost:
+    runtime: str
     prompts: int
     embed_single_p50_ms: float  # one request alone: its own forward pass
     embed_single_p99_ms: float
@@ -26,17 +27,17 @@ class ClassifierCost:
     cpu_batched_ms: float  # CPU per request, batched
 
 
-def measure(rounds: int = 3) -> ClassifierCost:
+def measure(runtime: Runtime, rounds: int = 2) -> ClassifierCost:
     texts = [p.text for p in dataset.split(dataset.load()).held_out]
-    model, classifier = MiniLM.load(), Classifier.load()
-    model.embed(texts[:8])  # warm up
+    model, classifier = loader(runtime)(), Classifier.load()
+    model.encode(texts[:8])  # warm up
 
     singles: list[float] = []
     cpu = time.process_time()
     for _ in range(rounds):
         for text in texts:
             started = time.perf_counter()
-            model.embed([text])
+            model.encode([text])
             singles.append((time.perf_counter() - started) * 1000.0)
     cpu_single = (time.process_time() - cpu) * 1000.0 / len(singles)
 
@@ -54,6 +55,7 @@ def measure(rounds: int = 3) -> ClassifierCost:
 
     singles.sort()
     return ClassifierCost(
+        runtime=runtime,
         prompts=len(texts),
         embed_single_p50_ms=statistics.median(singles),
         embed_single_p99_ms=singles[min(len(singles) - 1, int(len(singles) * 0.99))],

@@ -63,18 +63,18 @@ def overhead(
         classifier=classifier,
     )
     rows = run(settings, modes)
-    cost = None
+    costs = []
     if classifier:
         os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # as `envelope serve` runs it; before numpy loads
         from envelope.bench.classifier import measure
 
         err_console.print("[dim]classifier cost, in process, over the held-out prompts…[/dim]")
-        cost = measure()
+        costs = [measure("onnx"), measure("numpy")]
     if as_json:
         figures = [
             dataclasses.asdict(r) | {"added_p50_ms": r.added_p50_ms, "added_p99_ms": r.added_p99_ms} for r in rows
         ]
-        print(json.dumps({"rows": figures, "classifier": dataclasses.asdict(cost) if cost else None}, indent=2))
+        print(json.dumps({"rows": figures, "classifier": [dataclasses.asdict(c) for c in costs]}, indent=2))
         return
     title = f"envelope bench (fake upstream answers at once; admission: {admission})"
     table = Table(
@@ -102,12 +102,17 @@ def overhead(
             f"{r.upstream_cpu_us_gateway:.0f}",
         )  # fmt: skip
     console.print(table)
-    if cost is not None:
-        costs = Table("classifier (in process)", "per request", title=f"classifier cost over {cost.prompts} prompts")
-        costs.add_row(
-            "embedding alone, p50 / p99", f"{cost.embed_single_p50_ms:.2f} / {cost.embed_single_p99_ms:.2f} ms"
-        )
-        costs.add_row("embedding, 32 requests batched", f"{cost.embed_batched_ms:.2f} ms")
-        costs.add_row("CPU, alone / batched", f"{cost.cpu_single_ms:.2f} / {cost.cpu_batched_ms:.2f} ms")
-        costs.add_row("heads + risk rules (after the embedding)", f"{cost.heads_and_rules_us:.1f} µs")
-        console.print(costs)
+    if costs:
+        table = Table(
+            "runtime", "embedding alone p50 / p99", "32 batched", "CPU alone / batched", "heads + risk rules",
+            title=f"classifier cost per request, in process, over {costs[0].prompts} held-out prompts",
+        )  # fmt: skip
+        for c in costs:
+            table.add_row(
+                c.runtime,
+                f"{c.embed_single_p50_ms:.2f} / {c.embed_single_p99_ms:.2f} ms",
+                f"{c.embed_batched_ms:.2f} ms",
+                f"{c.cpu_single_ms:.2f} / {c.cpu_batched_ms:.2f} ms",
+                f"{c.heads_and_rules_us:.1f} µs",
+            )
+        console.print(table)

@@ -57,6 +57,7 @@ class MiniLMProvider(Document):
 
     type: Literal["minilm"]
     max_batch: int = Field(default=32, ge=1, description="Most inputs embedded in one forward pass")
+    runtime: Literal["onnx", "numpy"] = Field(default="onnx", description="ONNX Runtime (faster) or plain numpy")
 
 
 Provider = Annotated[OpenAIProvider | LocalProvider | MiniLMProvider, Field(discriminator="type")]
@@ -354,6 +355,9 @@ class ClassifierDoc(Document):
     max_chars: int = Field(default=2000, ge=1, description="Characters of the last user message classified")
     max_batch: int = Field(default=32, ge=1, description="Most texts embedded in one forward pass")
     cache_entries: int = Field(default=4096, ge=0, description="Verdicts remembered per text (0: none)")
+    runtime: Literal["onnx", "numpy"] = Field(
+        default="onnx", description="Embedding runtime, unless a minilm deployment's embedder is shared"
+    )
 
 
 class BreakersDoc(Document):

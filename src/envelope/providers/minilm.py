@@ -1,4 +1,4 @@
-"""Adapter for the built-in embedder: all-MiniLM-L6-v2 in process, numpy only.
+"""Adapter for the built-in embedder: all-MiniLM-L6-v2 in process (ONNX Runtime or numpy, no torch).
 
 The model loads on first use and concurrent requests share forward passes
 (`embeddings/embedder.py`). Answers are OpenAI's embeddings JSON, floats or base64
@@ -57,7 +57,7 @@ class MiniLMEmbeddings:
 
     def __init__(self, name: str, doc: MiniLMProvider, session: aiohttp.ClientSession) -> None:
         self.name = name
-        self.embedder = Embedder(doc.max_batch)
+        self.embedder = Embedder(doc.max_batch, doc.runtime)
 
     async def embed(self, body: dict[str, Any], timeouts: Timeouts) -> bytes:
         request = self._parse(body)
