@@ -22,19 +22,18 @@ def worst_case_usd(prices: Prices, *, input_tokens: int, max_output_tokens: int)
 
 def affordable_output_tokens(prices: Prices, *, input_tokens: int, ceiling_usd: float) -> int:
     """The largest output allowance whose worst case stays within `ceiling_usd`."""
-    left = ceiling_usd * PER - input_tokens * prices.input_per_1m
-    if left < 0:
-        return 0
-    if prices.output_per_1m == 0:
-        return 2**31 - 1
-    return int(left // prices.output_per_1m)
+    return _affordable(ceiling_usd * PER - input_tokens * prices.input_per_1m, prices.output_per_1m)
 
 
 def affordable_input_tokens(prices: Prices, *, max_output_tokens: int, ceiling_usd: float) -> int:
     """The largest input whose worst case, with `max_output_tokens` of output, stays within `ceiling_usd`."""
-    left = ceiling_usd * PER - max_output_tokens * prices.output_per_1m
-    if left < 0:
+    return _affordable(ceiling_usd * PER - max_output_tokens * prices.output_per_1m, prices.input_per_1m)
+
+
+def _affordable(left_per_1m: float, price_per_1m: float) -> int:
+    """Tokens at `price_per_1m` that `left_per_1m` (USD × 1M) pays for."""
+    if left_per_1m < 0:
         return 0
-    if prices.input_per_1m == 0:
+    if price_per_1m == 0:
         return 2**31 - 1
-    return int(left // prices.input_per_1m)
+    return int(left_per_1m // price_per_1m)
