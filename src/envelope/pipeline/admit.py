@@ -94,21 +94,22 @@ class Admit:
         return ask, decision
 
     async def _reroute(self, ctx: RequestContext, ask: Ask, decision: Decision) -> tuple[Ask, Decision]:
+        """Admit on an alternate of another tier instead; if none is admitted, the request is
+        back on its own model, with its own ask and refusal, for any step that follows."""
         assert ctx.model is not None and ctx.fit is not None
-        original = ctx.fit
+        original, alternates = ctx.fit, list(ctx.alternates)
         full = ctx.model.doc.tier
-        for alternate in list(ctx.alternates):
+        for alternate in alternates:
             tier = alternate.model.doc.tier
             if tier == full or not self._fleet.within(alternate.model, ctx.remaining_s()):
                 continue
             ctx.use(alternate)
-            ask, decision = await self._ask(ctx)
-            if decision.admitted:
+            rerouted, verdict = await self._ask(ctx)
+            if verdict.admitted:
                 ctx.degradations.append(f"rerouted:{full}->{tier}")
-                return ask, decision
-            if not decision.gate:
-                break
+                return rerouted, verdict
         ctx.use(original)
+        ctx.alternates = alternates
         return ask, decision
 
     @staticmethod

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from envelope.catalog import Catalog, ServedModel
 from envelope.config.documents import Tier
-from envelope.core.rules import Facts, Policy, Routing, base_tier, preference, rank, remedies, routing_from
+from envelope.core.rules import TIERS, Facts, Policy, Routing, base_tier, preference, rank, remedies, routing_from
 from envelope.errors import BudgetExceeded, InvalidRequest
 from envelope.pipeline.bind import ChatFitter
 from envelope.pipeline.context import Fit, RequestContext
@@ -33,13 +33,14 @@ class Route:
     def __init__(self, catalog: Catalog, policies: dict[str, Policy]) -> None:
         self._catalog = catalog
         self._policies = policies
+        self._unruled = {tier: routing_from({}, tier) for tier in TIERS}  # routes without a policy
 
     async def run(self, ctx: RequestContext) -> None:
         route, chat, envelope = ctx.route, ctx.chat, ctx.envelope
         assert route is not None and chat is not None and envelope is not None
         base = base_tier(route.quality_tier, envelope.mode)
         policy = self._policies.get(route.policy) if route.policy else None
-        decision = policy.decide(self._facts(ctx, policy.reads), base) if policy else routing_from({}, base)
+        decision = policy.decide(self._facts(ctx, policy.reads), base) if policy else self._unruled[base]
         ctx.routing = decision
 
         tiers = self._catalog.by_tier(route)
