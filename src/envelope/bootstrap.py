@@ -18,9 +18,11 @@ from opentelemetry.sdk.trace import SpanProcessor
 from envelope.admission import registry as admission_stores
 from envelope.admission.breakers import SharedBreakers
 from envelope.admission.ports import AdmissionStore
+from envelope.cache import registry as answer_stores
 from envelope.catalog import Catalog, ServedDeployment, ServedModel
 from envelope.classifier.model import Classifier
 from envelope.config.documents import ConfigSet
+from envelope.core.cache_key import config_version
 from envelope.core.rules import Policy
 from envelope.embeddings.embedder import Embedder
 from envelope.ledger.spool import default_spool_dir
@@ -29,6 +31,7 @@ from envelope.pipeline.account import Account
 from envelope.pipeline.admit import Admit, Release
 from envelope.pipeline.authenticate import Authenticate, KeyCache
 from envelope.pipeline.bind import BindEmbeddings, BindEnvelope
+from envelope.pipeline.cache import Cache
 from envelope.pipeline.chain import Chain, build_chains
 from envelope.pipeline.classify import Classify
 from envelope.pipeline.context import Operation
@@ -45,6 +48,18 @@ from envelope.telemetry.metrics import Metrics
 from envelope.telemetry.tracing import Tracing
 
 log = logging.getLogger("envelope")
+
+
+def route_versions(config: ConfigSet) -> dict[str, str]:
+    """Per route, a digest of what shapes its answers: any change gives it fresh cache keys."""
+    policies = {p.name: p for p in config.policies}
+    models = {m.name: m for m in config.models}
+    versions = {}
+    for route in config.routes:
+        shaping = [route, *([policies[route.policy]] if route.policy else [])]
+        shaping += [models[name] for name in (route.models if route.models is not None else models)]
+        versions[route.name] = config_version(*shaping)
+    return versions
 
 
 def build_catalog(config: ConfigSet, session: aiohttp.ClientSession) -> Catalog:
@@ -75,6 +90,7 @@ class Gateway:
     admission: AdmissionStore = field(init=False)
     session: aiohttp.ClientSession = field(init=False)
     breakers: SharedBreakers | None = field(default=None, init=False)
+    cache: Cache = field(init=False)
     _own: list[Embedder] = field(default_factory=list, init=False)
 
     async def start(self) -> None:
@@ -102,19 +118,21 @@ class Gateway:
         self.admission = admission_stores.build(gw.admission)
         self.authenticate = Authenticate(self.catalog, self.keys)
         fleet = self._fleet()
+        self.cache = Cache(answer_stores.build(gw.cache), gw.cache, route_versions(self.config))
         policies = {p.name: Policy(p) for p in self.config.policies}
         self.chains = build_chains(
             authenticate=self.authenticate,
             parse_chat=ParseChat(self.catalog),
             parse_embeddings=ParseEmbeddings(self.catalog),
             bind_chat=BindEnvelope(self.catalog),
+            cache=self.cache,
             classify=await self._classify_stage(policies),
             route=Route(self.catalog, policies),
             bind_embeddings=BindEmbeddings(),
             admit=Admit(self.catalog, self.admission, gw.admission, fleet),
             infer=Infer(fleet),
             settle=Settle(),
-            finishers=[Release(self.admission), Account(self.ledger, self.metrics, self.tracing)],
+            finishers=[self.cache, Release(self.admission), Account(self.ledger, self.metrics, self.tracing)],
             tracing=self.tracing,
         )
         await asyncio.to_thread(self._warm_counters)
@@ -166,6 +184,7 @@ class Gateway:
             model.counter.text_tokens("warm up")
 
     async def stop(self) -> None:
+        await self.cache.close()
         if self.breakers is not None:
             await self.breakers.close()
         for embedder in self._own:

@@ -129,7 +129,7 @@ def test_route_and_feature_tags_reach_the_ledger(gateway: Gateway) -> None:
     assert raw.headers["x-envelope-max-tokens"] == "32"
     row = gateway.ledger_row(request_id)
     assert (row["route"], row["feature"], row["tenant"], row["status"]) == ("support", "faq", "acme", 200)
-    assert row["deployment"] == "fake-1" and row["cache"] == "miss"
+    assert row["deployment"] == "fake-1" and row["cache"] == "off"  # the route does not cache
     assert row["input_tokens"] > 0 and row["output_tokens"] == 32  # the fake answers max_tokens words
 
 

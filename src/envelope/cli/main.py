@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from envelope.cli import bench, classifier, keys, report
+from envelope.cli import bench, cache, classifier, keys, report
 from envelope.cli.common import console, load_config
 from envelope.cli.serve import serve
 
@@ -21,6 +21,7 @@ app.add_typer(keys.app, name="keys")
 app.add_typer(report.app, name="report")
 app.add_typer(bench.app, name="bench")
 app.add_typer(classifier.app, name="classifier")
+app.add_typer(cache.app, name="cache")
 app.command()(serve)
 
 

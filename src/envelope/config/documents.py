@@ -252,6 +252,15 @@ class BudgetDoc(Document):
         return self
 
 
+class RouteCacheDoc(Document):
+    """How a route's answers are cached (exact cache: the same normalised request)."""
+
+    exact: bool = Field(default=False, description="Answer repeated requests from the exact cache")
+    volatility: str = Field(default="standard", description="TTL class, from gateway.cache.ttl_s")
+    version: str = Field(default="1", description="Bump to invalidate this route's cached answers (e.g. new prompt)")
+    coalesce: bool = Field(default=True, description="Identical requests in flight share one upstream call")
+
+
 class RouteDoc(Document):
     name: str
     latency: LatencyTargets = LatencyTargets()
@@ -272,6 +281,7 @@ class RouteDoc(Document):
     )
     hedge_after_ms: float | None = Field(default=None, gt=0, description="Default: the route's p95 target")
     policy: str | None = Field(default=None, description="The policy whose rules route this route's requests")
+    cache: RouteCacheDoc = RouteCacheDoc()
     classify: bool | None = Field(
         default=None, description="Classify requests (intent, complexity, risk); default: when the policy needs it"
     )
@@ -367,6 +377,23 @@ class BreakersDoc(Document):
     poll_interval_s: float = Field(default=1.0, gt=0, description="How often a replica reads the others' openings")
 
 
+def _default_ttls() -> dict[str, float]:
+    return {"static": 7 * 86400.0, "standard": 3600.0, "volatile": 60.0}
+
+
+class CacheDoc(Document):
+    store_url: str = Field(
+        default="memory://",
+        pattern=r"^(memory://$|redis://)",
+        description="memory:// (per replica) or redis://… (shared by replicas)",
+    )
+    max_entries: int = Field(default=100_000, ge=1, description="memory://: answers kept, least recently used out")
+    max_answer_bytes: int = Field(default=256 * 1024, ge=1, description="Larger answers are not cached")
+    ttl_s: dict[str, float] = Field(default_factory=_default_ttls, description="Time to live per volatility class")
+    key_prefix: str = Field(default="env:", min_length=1, description="Prefix of the Redis keys")
+    timeout_s: float = Field(default=0.05, gt=0, description="Bound on one cache store call; then a miss")
+
+
 class GatewayDoc(Document):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)
@@ -379,6 +406,7 @@ class GatewayDoc(Document):
     admission: AdmissionDoc = AdmissionDoc()
     classifier: ClassifierDoc = ClassifierDoc()
     breakers: BreakersDoc = BreakersDoc()
+    cache: CacheDoc = CacheDoc()
 
 
 class ConfigFile(Document):
@@ -419,6 +447,11 @@ class ConfigSet(Document):
                     raise ValueError(f"route {route.name!r} names unknown model {name!r}")
             if route.policy is not None and route.policy not in {p.name for p in self.policies}:
                 raise ValueError(f"route {route.name!r} names unknown policy {route.policy!r}")
+            if route.cache.volatility not in self.gateway.cache.ttl_s:
+                raise ValueError(
+                    f"route {route.name!r}: cache volatility {route.cache.volatility!r} is not in gateway.cache.ttl_s "
+                    f"({', '.join(self.gateway.cache.ttl_s)})"
+                )
         for tenant in self.tenants:
             if tenant.default_route not in route_names:
                 raise ValueError(f"tenant {tenant.name!r} names unknown route {tenant.default_route!r}")

@@ -1,8 +1,9 @@
-"""Admin API: key management, for admin keys only.
+"""Admin API: key management and cache events, for admin keys only.
 
 GET    /admin/keys[?tenant=T]       list keys (never their secrets)
 POST   /admin/keys                  {"tenant", "route"?, "feature"?, "role"?, "name"?} → the secret, once
 DELETE /admin/keys/{id}             revoke
+POST   /admin/cache/purge           {"tenant"?} → {"purged": N}: drop cached answers (all, or one tenant's)
 """
 
 from __future__ import annotations
@@ -83,8 +84,22 @@ async def revoke_key(request: Request) -> Response:
     return _json({"id": key_id, "revoked": True})
 
 
+class PurgeRequest(msgspec.Struct, forbid_unknown_fields=True):
+    tenant: str | None = None
+
+
+async def purge_cache(request: Request) -> Response:
+    gateway = await _admin(request)
+    body = await request.body()
+    ask = convert(decode_object(body), PurgeRequest) if body.strip() else PurgeRequest()
+    if ask.tenant is not None and ask.tenant not in gateway.catalog.tenants:
+        raise NotFound(f"The tenant {ask.tenant!r} does not exist.", param="tenant", code="tenant_not_found")
+    return _json({"purged": await gateway.cache.purge(ask.tenant), "tenant": ask.tenant})
+
+
 routes = [
     Route("/admin/keys", list_keys, methods=["GET"]),
     Route("/admin/keys", create_key, methods=["POST"]),
     Route("/admin/keys/{key_id}", revoke_key, methods=["DELETE"]),
+    Route("/admin/cache/purge", purge_cache, methods=["POST"]),
 ]

@@ -40,7 +40,7 @@ def facts(ctx: RequestContext, *, final: bool) -> dict[str, Any]:
         out["complexity"] = verdict.complexity
         out["risk"] = round(verdict.risk, 3)
         out["risk_flags"] = sorted(verdict.flags)
-    out["cache"] = "miss"
+    out["cache"] = ctx.cache
     out["degradations"] = list(ctx.degradations)
     if final:
         out["output_tokens"] = ctx.output_tokens

@@ -52,7 +52,7 @@ def ledger_record(ctx: RequestContext) -> LedgerRecord:
         latency_ms=ctx.latency_ms,
         ttft_ms=ctx.ttft_ms,
         upstream_ms=upstream_ms,
-        cache="miss" if ctx.status < 400 else "none",
+        cache=ctx.cache,
         degradations=_clip(",".join(ctx.degradations), 512),
         rules=_clip(",".join(ctx.routing.rules), 256) if ctx.routing and ctx.routing.rules else None,
         intent=verdict.intent if verdict else None,

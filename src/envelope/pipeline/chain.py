@@ -1,8 +1,11 @@
 """The order of the pipeline, and nothing else: the one place stages are sequenced.
 
-    chat:        authenticate → parse → bind → [classify] → route → admit → infer → settle   … then release, account
-    embeddings:  authenticate → parse → bind → admit → infer → settle                        … then release, account
+    chat:        authenticate → parse → bind → cache → [classify] → route → admit → infer → settle
+                 … then cache (store), release, account
+    embeddings:  authenticate → parse → bind → admit → infer → settle   … then release, account
 
+A stage that answers the request itself (a cache hit) sets `ctx.answered`; the stages
+after it are skipped, the finishers still run.
 Classify is in the chain only when some route needs it (its policy has rules on the
 classifier's verdict, or it sets `classify: true`).
 Bind sets the envelope and deadline first: every later stage spends from the budget.
@@ -34,9 +37,13 @@ class Chain:
             for stage in self.stages:
                 with self._tracing.stage(ctx, stage.name):
                     await stage.run(ctx)
+                if ctx.answered:
+                    return
         else:
             for stage in self.stages:
                 await stage.run(ctx)
+                if ctx.answered:
+                    return
 
     async def finish(self, ctx: RequestContext) -> None:
         if ctx.finished_at is not None:
@@ -52,6 +59,7 @@ def build_chains(
     parse_chat: Stage,
     parse_embeddings: Stage,
     bind_chat: Stage,
+    cache: Stage,
     classify: Stage | None,
     route: Stage,
     bind_embeddings: Stage,
@@ -63,7 +71,17 @@ def build_chains(
 ) -> dict[Operation, Chain]:
     return {
         "chat": Chain(
-            [authenticate, parse_chat, bind_chat, *([classify] if classify else []), route, admit, infer, settle],
+            [
+                authenticate,
+                parse_chat,
+                bind_chat,
+                cache,
+                *([classify] if classify else []),
+                route,
+                admit,
+                infer,
+                settle,
+            ],
             finishers,
             tracing,
         ),

@@ -44,6 +44,8 @@ class RequestContext:
         "key", "tenant", "route_name", "feature",
         # parse
         "raw", "chat", "embedding", "model", "route", "stream", "client_wants_usage",
+        # cache
+        "cache", "cache_key", "cache_leader", "answered",
         # classify
         "classification",
         # route and bind
@@ -78,6 +80,10 @@ class RequestContext:
         self.route: RouteDoc | None = None
         self.stream = False
         self.client_wants_usage = False
+        self.cache = "off"  # off (route does not cache) | miss | exact | coalesced
+        self.cache_key: str | None = None
+        self.cache_leader = False  # the first of identical requests in flight: the others wait for it
+        self.answered = False  # answered before the upstream (a cache hit): later stages are skipped
         self.classification: Classification | None = None
         self.envelope: Envelope | None = None
         self.deadline = 0.0
@@ -121,6 +127,10 @@ class RequestContext:
         self.max_tokens = fit.max_tokens
         self.worst_case_usd = fit.worst_case_usd
         self.degradations.extend(fit.degradations)
+
+    @property
+    def cache_hit(self) -> bool:
+        return self.cache in ("exact", "coalesced")
 
     def remaining_s(self, now: float | None = None) -> float:
         """Seconds left of the request's latency budget."""

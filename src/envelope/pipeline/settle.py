@@ -54,14 +54,15 @@ def apply_usage(ctx: RequestContext, usage: Usage) -> None:
 
 
 def count_output(ctx: RequestContext) -> None:
-    assert ctx.model is not None
+    if ctx.model is None:  # a cache hit on `auto`: no model was chosen; the cached usage stands
+        return
     counter = ctx.model.counter
     ctx.output_tokens = counter.text_tokens("".join(ctx.answer_text))
     ctx.output_exact = counter.exact
 
 
 def price(ctx: RequestContext) -> None:
-    if ctx.model is None:
+    if ctx.model is None or ctx.cache_hit:  # a cache hit costs nothing upstream
         return
     ctx.cost_usd = cost_usd(
         ctx.model.doc.prices,

@@ -52,6 +52,12 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
+        self.cache = Counter(
+            "envelope_cache_lookups",
+            "Cache lookups by outcome (miss, exact, coalesced)",
+            ["route", "outcome"],
+            registry=r,
+        )
         self.rules = Counter("envelope_rule_matches", "Policy rules matched", ["route", "rule"], registry=r)
         self.classified = Counter(
             "envelope_classified", "Requests classified, by intent", ["route", "intent", "risk"], registry=r
@@ -96,6 +102,8 @@ class Metrics:
                 self.rejections.labels(ctx.route_name, ctx.tenant, ctx.error.param or "-").inc()
         for kind in ctx.degradations:
             self.degradations.labels(*labels, kind.split(":", 1)[0]).inc()
+        if ctx.cache != "off":
+            self.cache.labels(ctx.route_name, ctx.cache).inc()
         if ctx.routing is not None:
             for rule in ctx.routing.rules:
                 key = (ctx.route_name, rule)

@@ -1,0 +1,43 @@
+"""The exact cache in Redis, shared by every replica: `PREFIX cache:TENANT:DIGEST` →
+the answer, with the TTL of its volatility class. A purge walks the keys with SCAN
+(never KEYS, which blocks Redis) and deletes them in batches."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from envelope.admission.resp import RespClient
+
+
+class RedisAnswers:
+    def __init__(self, url: str, *, prefix: str, timeout_s: float) -> None:
+        self._client = RespClient(url, timeout_s=timeout_s, scripts={})
+        self._prefix = f"{prefix}cache:"
+        self._timeout = timeout_s
+
+    async def get(self, key: str) -> bytes | None:
+        async with asyncio.timeout(self._timeout):
+            value: Any = await self._client.call("GET", self._prefix + key)
+        return value if isinstance(value, bytes) else None
+
+    async def put(self, key: str, answer: bytes, ttl_s: float) -> None:
+        async with asyncio.timeout(self._timeout):
+            await self._client.call("SET", self._prefix + key, answer, "PX", max(1, int(ttl_s * 1000)))
+
+    async def purge(self, tenant: str | None = None) -> int:
+        pattern = self._prefix + (f"{_glob_escape(tenant)}:*" if tenant is not None else "*")
+        cursor, dropped = b"0", 0
+        while True:
+            cursor, keys = await self._client.call("SCAN", cursor, "MATCH", pattern, "COUNT", 500)
+            if keys:
+                dropped += int(await self._client.call("DEL", *keys))
+            if cursor in (b"0", "0", 0):
+                return dropped
+
+    async def close(self) -> None:
+        await self._client.close()
+
+
+def _glob_escape(text: str) -> str:
+    return "".join("\\" + c if c in "*?[]\\" else c for c in text)
