@@ -20,6 +20,7 @@ def test_bench_prints_figures_for_each_mode() -> None:
         "non-streaming",
         "streaming (20 chunks)",
         "non-streaming at 200 req/s",
+        "non-streaming, exact-cache hits",
         "non-streaming + classifier",
     ]
     for row in rows:

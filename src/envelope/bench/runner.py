@@ -100,11 +100,12 @@ def bench_config(
             "capacity": {t: {"concurrency": 10**6, "queue": 0} for t in ("S", "M", "L")},
         }
     classified = {k: v for k, v in route.items() if k != "name"} | {"name": "classified", "classify": True}
+    cached = {k: v for k, v in route.items() if k != "name"} | {"name": "cached", "cache": {"exact": True}}
     return {
         "gateway": gateway,
         "models": [_model(name, tier, price, upstream) for name, tier, price in BENCH_MODELS],
         "policies": [BENCH_POLICY],
-        "routes": [route, classified],
+        "routes": [route, classified, cached],
         "tenants": [tenant],
     }
 
@@ -144,8 +145,12 @@ def _model(name: str, tier: str, price: float, upstream: FakeUpstream) -> dict[s
     }
 
 
-def request_body(stream: bool) -> bytes:
-    body: dict[str, Any] = {"model": "auto", "messages": [{"role": "user", "content": PROMPT}], "max_tokens": 16}
+def request_body(stream: bool, max_tokens: int | None = 16) -> bytes:
+    """`max_tokens` 16: the fake stops at the limit (finish_reason "length"), an answer the
+    cache does not keep; None lets the route's cap apply and the fake finish ("stop")."""
+    body: dict[str, Any] = {"model": "auto", "messages": [{"role": "user", "content": PROMPT}]}
+    if max_tokens is not None:
+        body["max_tokens"] = max_tokens
     if stream:
         body["stream"] = True
     return msgspec.json.encode(body)
@@ -175,13 +180,13 @@ def otlp_sink() -> Iterator[int]:
 
 
 async def _load(
-    port: int, path: str, stream: bool, headers: dict[str, str], settings: Settings, rate: float | None = None
+    port: int, path: str, body: bytes, stream: bool, headers: dict[str, str], settings: Settings, rate: float | None
 ) -> LoadResult:
     return await run_load(
         host="127.0.0.1",
         port=port,
         path=path,
-        body=request_body(stream),
+        body=body,
         headers={"content-type": "application/json", **headers},
         connections=settings.connections,
         requests=None,
@@ -193,10 +198,10 @@ async def _load(
 
 
 def _measure(
-    pid: int, port: int, stream: bool, headers: dict[str, str], s: Settings, rate: float | None
+    pid: int, port: int, body: bytes, stream: bool, headers: dict[str, str], s: Settings, rate: float | None
 ) -> tuple[LoadResult, float]:
     with measure_tree_cpu(pid) as cpu:
-        result = asyncio.run(_load(port, "/v1/chat/completions", stream, headers, s, rate))
+        result = asyncio.run(_load(port, "/v1/chat/completions", body, stream, headers, s, rate))
     return result, cpu.seconds
 
 
@@ -208,15 +213,19 @@ def bench_mode(
     rate: float | None = None,
     route: str = "default",
 ) -> Row:
-    direct, up_direct = _measure(upstream.proc.pid, upstream.port, stream, {}, s, rate)
+    # hits need an answer the cache keeps: one the fake finishes ("stop"), not one cut at max_tokens
+    body = request_body(stream, max_tokens=None if route == "cached" else 16)
+    direct, up_direct = _measure(upstream.proc.pid, upstream.port, body, stream, {}, s, rate)
     auth = {"authorization": f"Bearer {gateway.key}", "x-envelope-route": route}
     with measure_tree_cpu(upstream.proc.pid) as up_cpu:
-        through, gw_cpu = _measure(gateway.proc.pid, gateway.port, stream, auth, s, rate)
+        through, gw_cpu = _measure(gateway.proc.pid, gateway.port, body, stream, auth, s, rate)
     # CPU spans include the warm-up requests; count them too
     served = through.count + s.warmup
     mode = "streaming (20 chunks)" if stream else "non-streaming"
     if route == "classified":
         mode += " + classifier"
+    elif route == "cached":
+        mode += ", exact-cache hits"
     return Row(
         mode=mode if rate is None else f"{mode} at {rate:g} req/s",
         direct=direct,
@@ -240,6 +249,7 @@ def run(settings: Settings, modes: tuple[bool, ...] = (False, True)) -> list[Row
                 rows = [bench_mode(upstream, gateway, stream, settings) for stream in modes]
                 if settings.rate is not None:
                     rows.append(bench_mode(upstream, gateway, False, settings, settings.rate))
+                rows.append(bench_mode(upstream, gateway, False, settings, route="cached"))
                 if settings.classifier:
                     rows.append(bench_mode(upstream, gateway, False, settings, route="classified"))
                 return rows
