@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 
 import msgspec
 
@@ -46,7 +47,9 @@ class Cache:
         self._store = store
         self._settings = settings
         self._versions = versions  # route → digest of the documents shaping its answers
-        self._flights: dict[str, asyncio.Future[bytes | None]] = {}
+        # key → the leader's future answer and its deadline (perf_counter): a leader that
+        # vanished without finishing (a cancelled task) is given up on at its deadline
+        self._flights: dict[str, tuple[asyncio.Future[bytes | None], float]] = {}
 
     async def run(self, ctx: RequestContext) -> None:
         route, envelope = ctx.route, ctx.envelope
@@ -67,13 +70,15 @@ class Cache:
             return
         if not route.cache.coalesce:
             return
-        leader = self._flights.get(key)
-        if leader is None:
-            self._flights[key] = asyncio.get_running_loop().create_future()
+        flight = self._flights.get(key)
+        now = time.perf_counter()
+        if flight is None or flight[1] <= now:
+            self._flights[key] = (asyncio.get_running_loop().create_future(), ctx.deadline)
             ctx.cache_leader = True
             return
+        leader, leader_deadline = flight
         with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(max(ctx.remaining_s(), 0.0)):
+            async with asyncio.timeout(max(min(ctx.deadline, leader_deadline) - now, 0.0)):
                 answer = await asyncio.shield(leader)
         if answer is not None:
             _serve(ctx, answer, "coalesced")
@@ -84,9 +89,11 @@ class Cache:
             return
         answer = ctx.answer if self._keeps(ctx) else None
         if ctx.cache_leader:
-            flight = self._flights.pop(key, None)
-            if flight is not None and not flight.done():
-                flight.set_result(answer)
+            flight = self._flights.get(key)
+            if flight is not None and not flight[0].done():
+                flight[0].set_result(answer)
+            if flight is not None and flight[0].done():
+                del self._flights[key]
         if answer is None or ctx.route is None:
             return
         try:
