@@ -58,7 +58,7 @@ class Infer:
         if await self._serve(ctx, failures):
             return
         routing = ctx.routing
-        if routing is not None and routing.fallback_tiers and (not failures or failures[-1].retryable):
+        if routing is not None and routing.fallback_tiers:  # `_serve` raised any failure not worth a retry
             for alternate in list(ctx.alternates):
                 if ctx.remaining_s() <= 0:
                     break
