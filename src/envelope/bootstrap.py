@@ -19,6 +19,8 @@ from envelope.admission import registry as admission_stores
 from envelope.admission.breakers import SharedBreakers
 from envelope.admission.ports import AdmissionStore
 from envelope.cache import registry as answer_stores
+from envelope.cache.semantic import SemanticCache
+from envelope.cache.semantic_index import SemanticIndex
 from envelope.catalog import Catalog, ServedDeployment, ServedModel
 from envelope.classifier.model import Classifier
 from envelope.config.documents import ConfigSet
@@ -92,6 +94,7 @@ class Gateway:
     breakers: SharedBreakers | None = field(default=None, init=False)
     cache: Cache = field(init=False)
     _own: list[Embedder] = field(default_factory=list, init=False)
+    _shared_embedder: Embedder | None = field(default=None, init=False)
 
     async def start(self) -> None:
         gw = self.config.gateway
@@ -118,7 +121,7 @@ class Gateway:
         self.admission = admission_stores.build(gw.admission)
         self.authenticate = Authenticate(self.catalog, self.keys)
         fleet = self._fleet()
-        self.cache = Cache(answer_stores.build(gw.cache), gw.cache, route_versions(self.config))
+        self.cache = await self._cache()
         policies = {p.name: Policy(p) for p in self.config.policies}
         self.chains = build_chains(
             authenticate=self.authenticate,
@@ -153,6 +156,49 @@ class Gateway:
         self.breakers.start(fleet)
         return fleet
 
+    async def _cache(self) -> Cache:
+        """The cache stage; with a semantic index (seeded from the shared store) and the
+        embedder when some route caches semantically."""
+        settings = self.config.gateway.cache
+        routes = {r.name: r for r in self.config.routes}
+        semantic, embedder = None, None
+        if any(r.cache.semantic is not None for r in routes.values()):
+            index_doc = settings.semantic
+            index = SemanticIndex(
+                max_entries=index_doc.max_entries,
+                m=index_doc.hnsw_m,
+                ef_construction=index_doc.ef_construction,
+                ef_search=index_doc.ef_search,
+            )
+            semantic = SemanticCache(
+                index, answer_stores.build_feed(settings), sync_interval_s=index_doc.sync_interval_s
+            )
+            await semantic.start()
+            embedder = await self._embedder("semantic cache")
+        return Cache(
+            answer_stores.build(settings),
+            settings,
+            route_versions(self.config),
+            routes=routes,
+            semantic=semantic,
+            embedder=embedder,
+        )
+
+    async def _embedder(self, purpose: str) -> Embedder:
+        """The process's one MiniLM: the `minilm` provider's if one is configured, else
+        the gateway's own; loaded now, not on a first request."""
+        if self._shared_embedder is None:
+            settings = self.config.gateway.classifier
+            shared = [d.provider.embedder for d in self._deployments() if isinstance(d.provider, MiniLMEmbeddings)]
+            self._shared_embedder = shared[0] if shared else Embedder(settings.max_batch, settings.runtime)
+            if not shared:
+                self._own.append(self._shared_embedder)
+        try:
+            await self._shared_embedder.load()
+        except (OSError, RuntimeError, ValueError, KeyError) as exc:
+            log.warning("%s: embedding model unavailable (%s); going on without it until it loads", purpose, exc)
+        return self._shared_embedder
+
     async def _classify_stage(self, policies: dict[str, Policy]) -> Classify | None:
         """The classify stage if any route needs it, sharing the `minilm` provider's
         embedder when one is configured; the model is loaded now, not on a first request."""
@@ -164,16 +210,8 @@ class Gateway:
         if not routes:
             return None
 
-        settings = self.config.gateway.classifier
-        shared = [d.provider.embedder for d in self._deployments() if isinstance(d.provider, MiniLMEmbeddings)]
-        embedder = shared[0] if shared else Embedder(settings.max_batch, settings.runtime)
-        if not shared:
-            self._own.append(embedder)
-        try:
-            await embedder.load()
-        except (OSError, RuntimeError, ValueError, KeyError) as exc:
-            log.warning("classifier: embedding model unavailable (%s); risk rules only until it loads", exc)
-        return Classify(Classifier.load(), embedder, settings, routes)
+        embedder = await self._embedder("classifier")
+        return Classify(Classifier.load(), embedder, self.config.gateway.classifier, routes)
 
     def _deployments(self) -> list[ServedDeployment]:
         return [d for m in self.catalog.models.values() for d in m.deployments]

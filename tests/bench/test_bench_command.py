@@ -10,7 +10,7 @@ import sys
 def test_bench_prints_figures_for_each_mode() -> None:
     out = subprocess.run(
         [sys.executable, "-m", "envelope.cli.main", "bench", "--duration", "0.5", "--warmup", "20",
-         "--connections", "8", "--rate", "200", "--json"],
+         "--connections", "8", "--rate", "200", "--semantic-sizes", "2000,5000", "--json"],
         capture_output=True, text=True, timeout=180,
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
@@ -35,3 +35,8 @@ def test_bench_prints_figures_for_each_mode() -> None:
     assert cost["prompts"] > 100
     assert 0 < cost["heads_and_rules_us"] < 1000 * cost["embed_single_p50_ms"]
     assert 0 < cost["embed_single_p50_ms"] <= cost["embed_single_p99_ms"]
+    lookups = figures["semantic"]
+    assert [c["entries"] for c in lookups] == [2000, 5000]
+    for c in lookups:
+        assert 0 < c["lookup_p50_us"] <= c["lookup_p99_us"] and c["lookup_cpu_us"] > 0
+        assert c["recall"] > 0.9  # a paraphrase probe finds its own entry first

@@ -138,3 +138,24 @@ def test_purge_drops_entries(gateway: Gateway) -> None:
     assert ask(gateway, "purge me").headers["x-envelope-cache"] == "exact"
     assert admin(gateway, "/admin/cache/purge", {"tenant": "acme"})["purged"] >= 1
     assert ask(gateway, "purge me").headers["x-envelope-cache"] == "miss"
+
+
+def test_the_client_can_refresh_or_bypass_the_cache(gateway: Gateway) -> None:
+    def asked(text: str, control: str) -> Any:
+        c = openai.OpenAI(
+            base_url=gateway.base_url,
+            api_key=gateway.key,
+            max_retries=0,
+            timeout=20,
+            default_headers={"x-envelope-cache-control": control},
+        )
+        return c.chat.completions.with_raw_response.create(model="m", messages=[{"role": "user", "content": text}])
+
+    ask(gateway, "refresh me")
+    assert ask(gateway, "refresh me").headers["x-envelope-cache"] == "exact"
+    assert asked("refresh me", "no-cache").headers["x-envelope-cache"] == "miss"  # went upstream, kept the answer
+    assert asked("never kept", "no-store").headers["x-envelope-cache"] == "bypass"
+    assert ask(gateway, "never kept").headers["x-envelope-cache"] == "miss"
+    with pytest.raises(openai.BadRequestError) as bad:
+        asked("x", "sometimes")
+    assert bad.value.status_code == 400 and "x-envelope-cache-control" in str(bad.value)

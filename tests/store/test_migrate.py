@@ -20,6 +20,8 @@ from envelope.store.schema import ledger, metadata
 from tests.store.databases import SQL_KINDS, Database, empty_database
 from tests.store.test_contract import record
 
+HEAD = "0003"  # the newest migration: every test below ends there
+
 
 def snapshot(conn: Connection) -> dict[str, Any]:
     """Tables as the database reports them: columns, keys, indexes, unique constraints."""
@@ -59,7 +61,7 @@ async def test_migrating_an_empty_database_yields_schema_py(kind: str, tmp_path:
 
         tables, diffs, revision = await inspect_db(migrated)
         assert diffs == []  # Alembic's own comparison with schema.py: nothing to add or change
-        assert revision == "0002"
+        assert revision == HEAD
         assert {name: [c[0] for c in t["columns"]] for name, t in tables.items()} == {
             t.name: [c.name for c in t.columns] for t in metadata.sorted_tables
         }
@@ -98,7 +100,7 @@ async def test_stores_opening_at_once_in_one_process_migrate_once(kind: str, tmp
             assert [await s.count() for s in stores] == [1] * 6
         finally:
             await asyncio.gather(*(s.close() for s in stores))
-        assert (await inspect_db(db))[1:] == ([], "0002")
+        assert (await inspect_db(db))[1:] == ([], HEAD)
 
 
 @pytest.mark.parametrize("kind", SQL_KINDS)
@@ -120,7 +122,7 @@ async def test_a_database_made_before_migrations_is_adopted_with_its_rows(kind: 
             assert await store.count() == 1
         finally:
             await store.close()
-        assert (await inspect_db(db))[1:] == ([], "0002")
+        assert (await inspect_db(db))[1:] == ([], HEAD)
 
 
 _UPGRADE_AT = """
@@ -150,4 +152,4 @@ async def test_processes_starting_at_once_migrate_once(kind: str, tmp_path: Path
         ]
         results = [await asyncio.wait_for(p.communicate(), 60) for p in procs]
         assert [p.returncode for p in procs] == [0] * 4, [err.decode()[-2000:] for _, err in results]
-        assert (await inspect_db(db))[1:] == ([], "0002")
+        assert (await inspect_db(db))[1:] == ([], HEAD)

@@ -6,6 +6,8 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 
+from envelope.core.cache_key import owned
+
 
 class MemoryAnswers:
     def __init__(self, max_entries: int) -> None:
@@ -28,12 +30,12 @@ class MemoryAnswers:
         while len(self._entries) > self._max:
             self._entries.popitem(last=False)
 
-    async def purge(self, tenant: str | None = None) -> int:
-        if tenant is None:
+    async def purge(self, tenant: str | None = None, route: str | None = None) -> int:
+        if tenant is None and route is None:
             dropped = len(self._entries)
             self._entries.clear()
             return dropped
-        doomed = [k for k in self._entries if k.startswith(f"{tenant}:")]
+        doomed = [k for k in self._entries if owned(k, tenant, route)]
         for key in doomed:
             del self._entries[key]
         return len(doomed)

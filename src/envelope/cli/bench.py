@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -44,6 +44,9 @@ def overhead(
     classifier: Annotated[
         bool, typer.Option(help="Also run a route that classifies every request (MiniLM embedding + heads).")
     ] = True,
+    semantic_sizes: Annotated[
+        str, typer.Option(help="Semantic-cache lookup cost at these index sizes, comma-separated ('' skips).")
+    ] = "10000,100000,1000000",
     as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
 ) -> None:
     """Gateway CPU per request, req/s and added latency, non-streaming and streaming."""
@@ -72,11 +75,17 @@ def overhead(
 
         err_console.print("[dim]classifier cost, in process, over the held-out prompts…[/dim]")
         costs = [measure("onnx"), measure("numpy")]
+    lookups = _semantic(semantic_sizes)
     if as_json:
         figures = [
             dataclasses.asdict(r) | {"added_p50_ms": r.added_p50_ms, "added_p99_ms": r.added_p99_ms} for r in rows
         ]
-        print(json.dumps({"rows": figures, "classifier": [dataclasses.asdict(c) for c in costs]}, indent=2))
+        document = {
+            "rows": figures,
+            "classifier": [dataclasses.asdict(c) for c in costs],
+            "semantic": [dataclasses.asdict(c) for c in lookups],
+        }
+        print(json.dumps(document, indent=2))
         return
     title = f"envelope bench (fake upstream answers at once; admission: {admission})"
     table = Table(
@@ -118,3 +127,32 @@ def overhead(
                 f"{c.heads_and_rules_us:.1f} µs",
             )
         console.print(table)
+    if lookups:
+        table = Table(
+            "indexed questions", "build", "lookup p50 / p99", "CPU / lookup", "recall", "index size",
+            title="semantic-cache lookup (HNSW search + guard), in process, one partition; target p99 ≤ 1 ms at 1M",
+        )  # fmt: skip
+        for c in lookups:
+            table.add_row(
+                f"{c.entries:,}",
+                f"{c.build_s:.1f} s",
+                f"{c.lookup_p50_us:.0f} / {c.lookup_p99_us:.0f} µs",
+                f"{c.lookup_cpu_us:.0f} µs",
+                f"{c.recall:.3f}",
+                f"≈ {c.index_mb:,.0f} MB",
+            )
+        console.print(table)
+
+
+def _semantic(sizes: str) -> list[Any]:
+    try:
+        chosen = [int(s.replace("_", "")) for s in sizes.split(",") if s.strip()]
+    except ValueError as exc:
+        err_console.print(f"[red]--semantic-sizes must be whole numbers separated by commas: {exc}[/red]")
+        raise typer.Exit(2) from exc
+    if not chosen:
+        return []
+    from envelope.bench.semantic import measure
+
+    err_console.print(f"[dim]semantic-cache lookups at {', '.join(f'{n:,}' for n in chosen)} entries…[/dim]")
+    return list(measure(chosen))

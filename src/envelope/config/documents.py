@@ -252,13 +252,42 @@ class BudgetDoc(Document):
         return self
 
 
+class RouteSemanticDoc(Document):
+    """Answer a question worded differently from a cached one when the two mean the same:
+    embeddings at least `threshold` alike, and no negation, polarity, number or name
+    between them that differs (`core/cache_guard.py`)."""
+
+    threshold: float = Field(default=0.9, gt=0, le=1, description="Least cosine similarity of the two questions")
+    max_chars: int = Field(default=1000, ge=1, description="Longer questions are answered by the exact cache only")
+    guard: bool = Field(
+        default=True, description="Refuse near matches that differ in negation, polarity, numbers, names"
+    )
+    verify_rate: float = Field(
+        default=0.0, ge=0, le=1, description="Fraction of semantic hits sent upstream anyway to measure false hits"
+    )
+    verify_similarity: float = Field(
+        default=0.8, gt=0, le=1, description="Fresh and cached answers at least this alike agree (verification)"
+    )
+
+
 class RouteCacheDoc(Document):
-    """How a route's answers are cached (exact cache: the same normalised request)."""
+    """How a route's answers are cached: the exact cache (the same normalised request)
+    and, if `semantic` is set, the semantic cache (the same question, reworded)."""
 
     exact: bool = Field(default=False, description="Answer repeated requests from the exact cache")
+    semantic: RouteSemanticDoc | None = Field(default=None, description="Also answer paraphrased questions")
     volatility: str = Field(default="standard", description="TTL class, from gateway.cache.ttl_s")
     version: str = Field(default="1", description="Bump to invalidate this route's cached answers (e.g. new prompt)")
     coalesce: bool = Field(default=True, description="Identical requests in flight share one upstream call")
+    invalidate_on: list[str] = Field(
+        default_factory=list, description="Events that drop this route's answers (POST /admin/cache/events)"
+    )
+
+    @model_validator(mode="after")
+    def _semantic_needs_exact(self) -> RouteCacheDoc:
+        if self.semantic is not None and not self.exact:
+            raise ValueError("cache.semantic needs cache.exact: true (semantic hits are served from the answer store)")
+        return self
 
 
 class RouteDoc(Document):
@@ -381,6 +410,19 @@ def _default_ttls() -> dict[str, float]:
     return {"static": 7 * 86400.0, "standard": 3600.0, "volatile": 60.0}
 
 
+class SemanticIndexDoc(Document):
+    """The semantic cache's index, one per replica (seeded from and kept in step with the
+    other replicas through the cache store when it is redis://)."""
+
+    max_entries: int = Field(default=100_000, ge=1, description="Questions indexed per replica, oldest out first")
+    candidates: int = Field(default=4, ge=1, le=64, description="Nearest questions checked per lookup")
+    hnsw_m: int = Field(default=32, ge=4, le=128, description="HNSW links per node")
+    ef_construction: int = Field(default=48, ge=8)
+    ef_search: int = Field(default=64, ge=8, description="HNSW search breadth: recall against lookup time")
+    timeout_ms: float = Field(default=250.0, gt=0, description="Longest wait for the question's embedding")
+    sync_interval_s: float = Field(default=1.0, gt=0, description="How often a replica reads the others' additions")
+
+
 class CacheDoc(Document):
     store_url: str = Field(
         default="memory://",
@@ -392,6 +434,7 @@ class CacheDoc(Document):
     ttl_s: dict[str, float] = Field(default_factory=_default_ttls, description="Time to live per volatility class")
     key_prefix: str = Field(default="env:", min_length=1, description="Prefix of the Redis keys")
     timeout_s: float = Field(default=0.05, gt=0, description="Bound on one cache store call; then a miss")
+    semantic: SemanticIndexDoc = SemanticIndexDoc()
 
 
 class GatewayDoc(Document):

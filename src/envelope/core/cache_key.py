@@ -8,8 +8,13 @@ model asked for, every sampling parameter, tools and response format, and the me
 that do not shape the answer (`stream`, `stream_options`, `user`, `metadata`, …) are
 left out, so a stream and a non-stream of one request share an entry.
 
-The key is a BLAKE2b digest of a canonical (sorted-keys) JSON; the tenant stays
-readable in front so one tenant's entries can be purged together.
+The key is a BLAKE2b digest of a canonical (sorted-keys) JSON; tenant and route stay
+readable in front (`tenant:route:digest`, each escaped) so one tenant's or one route's
+entries can be purged together.
+
+The semantic cache's *partition* is the same digest taken without the question (the
+last message, from the user): requests in one partition differ only in how the
+question is worded, so they may share an answer if the questions mean the same.
 """
 
 from __future__ import annotations
@@ -30,13 +35,56 @@ COMPLETE = frozenset({"stop", "tool_calls", "function_call"})
 _encoder = msgspec.json.Encoder(order="sorted")
 
 
-def request_key(raw: dict[str, Any], *, tenant: str, scope: tuple[str, ...]) -> str:
-    """`tenant:digest` of the request. `scope` holds what the gateway decides besides the
-    body (route, config version, mode, cost ceiling)."""
+def request_key(raw: dict[str, Any], *, tenant: str, route: str, scope: tuple[str, ...]) -> str:
+    """`tenant:route:digest` of the request. `scope` holds what the gateway decides
+    besides the body (config version, mode, cost ceiling)."""
     shaped = {k: v for k, v in raw.items() if k not in NOT_IN_KEY}
     shaped["messages"] = [_normalised(m) for m in raw["messages"]]
-    digest = hashlib.blake2b(_encoder.encode([tenant, scope, shaped]), digest_size=16).hexdigest()
-    return f"{tenant}:{digest}"
+    return _named(tenant, route, _encoder.encode([tenant, route, scope, shaped]))
+
+
+def partition(
+    raw: dict[str, Any], *, tenant: str, route: str, scope: tuple[str, ...], max_chars: int
+) -> tuple[str, str] | None:
+    """(partition, question) of a request the semantic cache may answer: its last
+    message is the user's, plain text of at most `max_chars`. None otherwise — a long
+    question (a document to summarise, say) is only ever answered by the exact cache."""
+    messages = raw["messages"]
+    last = messages[-1] if messages else None
+    if not isinstance(last, dict) or last.get("role") != "user":
+        return None
+    question = _text(last.get("content"))
+    if question is None or not question or len(question) > max_chars:
+        return None
+    shaped = {k: v for k, v in raw.items() if k not in NOT_IN_KEY}
+    shaped["messages"] = [_normalised(m) for m in messages[:-1]]
+    return _named(tenant, route, _encoder.encode(["semantic", tenant, route, scope, shaped])), question
+
+
+def label(name: str) -> str:
+    """A tenant or route name as it appears in keys: `%` and `:` escaped, so the parts
+    of `tenant:route:digest` split cleanly whatever the names hold."""
+    return name.replace("%", "%25").replace(":", "%3A")
+
+
+def owned(key: str, tenant: str | None, route: str | None) -> bool:
+    """Whether a key or partition (`tenant:route:digest`) belongs to `tenant` and/or
+    `route` (None: any)."""
+    owner, name, _ = key.split(":", 2)
+    return (tenant is None or owner == label(tenant)) and (route is None or name == label(route))
+
+
+def _named(tenant: str, route: str, canonical: bytes) -> str:
+    return f"{label(tenant)}:{label(route)}:{hashlib.blake2b(canonical, digest_size=16).hexdigest()}"
+
+
+def _text(content: Any) -> str | None:
+    """A message's whole text, if it is only text."""
+    if isinstance(content, str):
+        return unicodedata.normalize("NFC", content).strip()
+    if isinstance(content, list) and all(isinstance(p, dict) and p.get("type") == "text" for p in content):
+        return unicodedata.normalize("NFC", " ".join(str(p.get("text", "")) for p in content)).strip()
+    return None
 
 
 def cacheable(completion: CompletionView) -> bool:

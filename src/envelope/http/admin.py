@@ -3,7 +3,11 @@
 GET    /admin/keys[?tenant=T]       list keys (never their secrets)
 POST   /admin/keys                  {"tenant", "route"?, "feature"?, "role"?, "name"?} → the secret, once
 DELETE /admin/keys/{id}             revoke
-POST   /admin/cache/purge           {"tenant"?} → {"purged": N}: drop cached answers (all, or one tenant's)
+POST   /admin/cache/purge           {"tenant"?, "route"?} → {"purged": N}: drop cached answers (all, or a
+                                    tenant's, a route's, or a tenant's on a route) and their indexed questions
+POST   /admin/cache/events          {"event"} → {"routes": [...], "purged": N}: an event happened (a knowledge
+                                    base re-ingested, a catalogue changed); routes naming it in
+                                    cache.invalidate_on drop their answers
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from starlette.routing import Route
 
 from envelope import keys
 from envelope.bootstrap import Gateway
-from envelope.errors import NotFound, PermissionDenied
+from envelope.errors import InvalidRequest, NotFound, PermissionDenied
 from envelope.keys import KeyRecord
 from envelope.pipeline.context import RequestContext
 from envelope.wire import convert, decode_object
@@ -86,6 +90,11 @@ async def revoke_key(request: Request) -> Response:
 
 class PurgeRequest(msgspec.Struct, forbid_unknown_fields=True):
     tenant: str | None = None
+    route: str | None = None
+
+
+class CacheEvent(msgspec.Struct, forbid_unknown_fields=True):
+    event: str
 
 
 async def purge_cache(request: Request) -> Response:
@@ -94,7 +103,19 @@ async def purge_cache(request: Request) -> Response:
     ask = convert(decode_object(body), PurgeRequest) if body.strip() else PurgeRequest()
     if ask.tenant is not None and ask.tenant not in gateway.catalog.tenants:
         raise NotFound(f"The tenant {ask.tenant!r} does not exist.", param="tenant", code="tenant_not_found")
-    return _json({"purged": await gateway.cache.purge(ask.tenant), "tenant": ask.tenant})
+    if ask.route is not None and ask.route not in gateway.catalog.routes:
+        raise NotFound(f"The route {ask.route!r} does not exist.", param="route", code="route_not_found")
+    purged = await gateway.cache.purge(ask.tenant, ask.route)
+    return _json({"purged": purged, "tenant": ask.tenant, "route": ask.route})
+
+
+async def cache_event(request: Request) -> Response:
+    gateway = await _admin(request)
+    ask = convert(decode_object(await request.body()), CacheEvent)
+    if not ask.event.strip():
+        raise InvalidRequest("The event needs a name.", param="event")
+    routes, purged = await gateway.cache.invalidate(ask.event)
+    return _json({"event": ask.event, "routes": routes, "purged": purged})
 
 
 routes = [
@@ -102,4 +123,5 @@ routes = [
     Route("/admin/keys", create_key, methods=["POST"]),
     Route("/admin/keys/{key_id}", revoke_key, methods=["DELETE"]),
     Route("/admin/cache/purge", purge_cache, methods=["POST"]),
+    Route("/admin/cache/events", cache_event, methods=["POST"]),
 ]

@@ -36,3 +36,6 @@ class LedgerRecord(msgspec.Struct, kw_only=True):
     complexity: str | None = None
     risk: float | None = None
     classify_ms: float | None = None
+    cache_similarity: float | None = None  # semantic hit (or verified near hit): the questions' cosine
+    cache_guard: str | None = None  # a near hit the guard refused: negation | polarity | number | entity
+    cache_verdict: str | None = None  # a verified near hit: agree | disagree (a false hit caught)

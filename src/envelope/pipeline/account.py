@@ -25,6 +25,7 @@ class Account:
 def ledger_record(ctx: RequestContext) -> LedgerRecord:
     assert ctx.key is not None
     verdict = ctx.classification
+    lookup = ctx.semantic
     upstream_ms = None
     if ctx.upstream_started is not None and ctx.finished_at is not None:
         upstream_ms = (ctx.finished_at - ctx.upstream_started) * 1000.0
@@ -59,6 +60,9 @@ def ledger_record(ctx: RequestContext) -> LedgerRecord:
         complexity=verdict.complexity if verdict else None,
         risk=verdict.risk if verdict else None,
         classify_ms=verdict.ms if verdict else None,
+        cache_similarity=lookup.similarity if lookup else None,
+        cache_guard=lookup.guard if lookup else None,
+        cache_verdict=lookup.verdict if lookup else None,
     )
 
 

@@ -8,6 +8,7 @@ risk rules raise the risk score where they fire (`envelope/classifier/`).
 
 Verdicts are remembered per text (`classifier.cache_entries`, least recently used out):
 a prompt seen again — an FAQ, a retry — costs a dictionary lookup, not a forward pass.
+On routes with a semantic cache the question's embedding is usually there already.
 
 If the embedding cannot be had within `classifier.timeout_ms` (or the model is
 missing), the request goes on with the risk rules' verdict alone — intent and
@@ -58,10 +59,14 @@ class Classify:
             ctx.classification = dataclasses.replace(known, ms=(time.perf_counter() - started) * 1000.0)
             return
         budget = min(self._settings.timeout_ms / 1000.0, max(ctx.remaining_s(), 0.0))
+        looked = ctx.semantic  # the semantic cache embedded this very text already
         try:
-            async with asyncio.timeout(budget):
-                rows = await self._embedder.embed([text])
-            verdict = self._classifier.classify(rows[0].vector, text)
+            if looked is not None and looked.vector is not None and looked.question == text:
+                vector = looked.vector
+            else:
+                async with asyncio.timeout(budget):
+                    vector = (await self._embedder.embed([text]))[0].vector
+            verdict = self._classifier.classify(vector, text)
             self._remember(text, verdict)
         except (TimeoutError, OSError, RuntimeError, ValueError, KeyError) as exc:
             if not isinstance(exc, TimeoutError):

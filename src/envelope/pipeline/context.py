@@ -11,6 +11,8 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import numpy as np
+
 from envelope.catalog import ServedDeployment, ServedModel
 from envelope.config.documents import RouteDoc
 from envelope.core.admission import Ask
@@ -37,6 +39,21 @@ class Fit:
     degradations: tuple[str, ...]
 
 
+@dataclass(slots=True)
+class SemanticLookup:
+    """The semantic cache's look for a request's question: the partition searched, the
+    question and its embedding (the classifier reuses it), and what was found."""
+
+    partition: str
+    question: str
+    vector: np.ndarray[Any, np.dtype[np.float32]] | None = None
+    similarity: float | None = None  # of the cached question answered with (or verified)
+    guard: str | None = None  # why the guard refused the nearest question above the threshold
+    check: bytes | None = None  # verification: the cached answer the fresh one is compared with
+    check_key: str | None = None
+    verdict: str | None = None  # verification: agree | disagree
+
+
 class RequestContext:
     __slots__ = (  # noqa: RUF023 (grouped by the stage that fills them)
         "request_id", "operation", "headers", "started", "started_wall", "body", "sampled", "spans",
@@ -45,7 +62,7 @@ class RequestContext:
         # parse
         "raw", "chat", "embedding", "model", "route", "stream", "client_wants_usage",
         # cache
-        "cache", "cache_key", "cache_leader", "answered",
+        "cache", "cache_key", "cache_leader", "answered", "semantic", "stream_chunks",
         # classify
         "classification",
         # route and bind
@@ -80,10 +97,14 @@ class RequestContext:
         self.route: RouteDoc | None = None
         self.stream = False
         self.client_wants_usage = False
-        self.cache = "off"  # off (route does not cache) | miss | exact | coalesced
+        self.cache = (
+            "off"  # off (route does not cache) | bypass (client said no-store) | miss | exact | semantic | coalesced
+        )
         self.cache_key: str | None = None
         self.cache_leader = False  # the first of identical requests in flight: the others wait for it
         self.answered = False  # answered before the upstream (a cache hit): later stages are skipped
+        self.semantic: SemanticLookup | None = None
+        self.stream_chunks: list[bytes] | None = None  # a streamed miss's chunks, kept to cache the answer
         self.classification: Classification | None = None
         self.envelope: Envelope | None = None
         self.deadline = 0.0
@@ -130,7 +151,7 @@ class RequestContext:
 
     @property
     def cache_hit(self) -> bool:
-        return self.cache in ("exact", "coalesced")
+        return self.cache in ("exact", "semantic", "coalesced")
 
     def remaining_s(self, now: float | None = None) -> float:
         """Seconds left of the request's latency budget."""

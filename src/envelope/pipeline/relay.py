@@ -27,6 +27,7 @@ async def relay(ctx: RequestContext, finish: Callable[[RequestContext], Awaitabl
     ended = False
     last: ChunkView | None = None
     text = ctx.answer_text
+    kept = ctx.stream_chunks
     try:
         async for data in ctx.events:
             try:
@@ -38,6 +39,8 @@ async def relay(ctx: RequestContext, finish: Callable[[RequestContext], Awaitabl
             if chunk.error is not None:
                 raise UpstreamFailed(f"The upstream failed mid-stream: {chunk.error.get('message', chunk.error)}")
             last = chunk
+            if kept is not None:
+                kept.append(data)
             for choice in chunk.choices:
                 if choice.delta is not None and choice.delta.content:
                     if ctx.first_token_at is None:

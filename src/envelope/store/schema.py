@@ -53,6 +53,9 @@ ledger = Table(
     Column("complexity", String(16)),
     Column("risk", Float),
     Column("classify_ms", Float),
+    Column("cache_similarity", Float),
+    Column("cache_guard", String(16)),
+    Column("cache_verdict", String(16)),
     Index("ix_ledger_ts", "ts"),
     Index("ix_ledger_tenant_ts", "tenant", "ts"),
 )

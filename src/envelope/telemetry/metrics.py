@@ -10,7 +10,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
-from envelope.pipeline.context import RequestContext
+from envelope.pipeline.context import RequestContext, SemanticLookup
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.5, 5.0, 10.0, 30.0, 60.0)
 LABELS = ("route", "tenant", "model")
@@ -54,8 +54,26 @@ class Metrics:
         )
         self.cache = Counter(
             "envelope_cache_lookups",
-            "Cache lookups by outcome (miss, exact, coalesced)",
+            "Cache lookups by outcome (miss, exact, semantic, coalesced)",
             ["route", "outcome"],
+            registry=r,
+        )
+        self.cache_guarded = Counter(
+            "envelope_cache_guarded",
+            "Semantic near hits refused by the guard (false hits prevented), by reason",
+            ["route", "reason"],
+            registry=r,
+        )
+        self.cache_verified = Counter(
+            "envelope_cache_verifications",
+            "Semantic hits sent upstream anyway and compared: agree, or disagree (a false hit)",
+            ["route", "verdict"],
+            registry=r,
+        )
+        self.cache_false_hits = Counter(
+            "envelope_cache_false_hits",
+            "Semantic hits found wrong by verification (their cached answer is dropped)",
+            ["route"],
             registry=r,
         )
         self.rules = Counter("envelope_rule_matches", "Policy rules matched", ["route", "rule"], registry=r)
@@ -104,6 +122,8 @@ class Metrics:
             self.degradations.labels(*labels, kind.split(":", 1)[0]).inc()
         if ctx.cache != "off":
             self.cache.labels(ctx.route_name, ctx.cache).inc()
+            if ctx.semantic is not None:
+                self._observe_semantic(ctx.route_name, ctx.semantic)
         if ctx.routing is not None:
             for rule in ctx.routing.rules:
                 key = (ctx.route_name, rule)
@@ -117,6 +137,14 @@ class Metrics:
             self.classified.labels(ctx.route_name, verdict.intent, "high" if verdict.risk >= 0.5 else "low").inc()
         if ctx.deployment is not None and ctx.upstream_started is not None and ctx.finished_at is not None:
             self.upstream.labels(ctx.deployment.doc.name).observe(ctx.finished_at - ctx.upstream_started)
+
+    def _observe_semantic(self, route: str, lookup: SemanticLookup) -> None:
+        if lookup.guard is not None:
+            self.cache_guarded.labels(route, lookup.guard).inc()
+        if lookup.verdict is not None:
+            self.cache_verified.labels(route, lookup.verdict).inc()
+            if lookup.verdict == "disagree":
+                self.cache_false_hits.labels(route).inc()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
