@@ -5,9 +5,7 @@ entries. The upstream is the fake (it counts nothing, so hits are seen in header
 
 from __future__ import annotations
 
-import json
 import threading
-import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
@@ -42,17 +40,6 @@ def gateway(fake_upstream: FakeUpstream, tmp_path_factory: pytest.TempPathFactor
     gw.stop()
 
 
-def admin(gw: Gateway, path: str, body: dict[str, Any]) -> dict[str, Any]:
-    request = urllib.request.Request(
-        f"{gw.root}{path}",
-        data=json.dumps(body).encode(),
-        headers={"authorization": f"Bearer {gw.admin_key}", "content-type": "application/json"},
-    )
-    with urllib.request.urlopen(request) as answer:
-        result: dict[str, Any] = json.loads(answer.read())
-        return result
-
-
 def ask(gw: Gateway, text: str, key: str | None = None, route: str = "default", **params: Any) -> Any:
     c = openai.OpenAI(
         base_url=gw.base_url,
@@ -84,7 +71,7 @@ def test_other_parameters_or_routes_do_not_hit(gateway: Gateway) -> None:
 
 
 def test_never_a_hit_across_tenants(gateway: Gateway) -> None:
-    beta = admin(gateway, "/admin/keys", {"tenant": "beta"})["key"]
+    beta = gateway.admin("/admin/keys", {"tenant": "beta"})["key"]
     assert ask(gateway, "tenant secrets").headers["x-envelope-cache"] == "miss"
     assert ask(gateway, "tenant secrets").headers["x-envelope-cache"] == "exact"
     assert ask(gateway, "tenant secrets", key=beta).headers["x-envelope-cache"] == "miss"
@@ -136,7 +123,7 @@ def test_identical_requests_in_flight_share_one_upstream_call(gateway: Gateway) 
 def test_purge_drops_entries(gateway: Gateway) -> None:
     ask(gateway, "purge me")
     assert ask(gateway, "purge me").headers["x-envelope-cache"] == "exact"
-    assert admin(gateway, "/admin/cache/purge", {"tenant": "acme"})["purged"] >= 1
+    assert gateway.admin("/admin/cache/purge", {"tenant": "acme"})["purged"] >= 1
     assert ask(gateway, "purge me").headers["x-envelope-cache"] == "miss"
 
 

@@ -75,17 +75,6 @@ def ask(gw: Gateway, text: str, route: str = "faq", key: str | None = None) -> A
     )
 
 
-def admin(gw: Gateway, path: str, body: dict[str, Any]) -> dict[str, Any]:
-    request = urllib.request.Request(
-        f"{gw.root}{path}",
-        data=json.dumps(body).encode(),
-        headers={"authorization": f"Bearer {gw.admin_key}", "content-type": "application/json"},
-    )
-    with urllib.request.urlopen(request) as answer:
-        result: dict[str, Any] = json.loads(answer.read())
-        return result
-
-
 def metrics(gw: Gateway) -> str:
     return urllib.request.urlopen(f"{gw.root}/metrics").read().decode()
 
@@ -110,7 +99,7 @@ def test_a_negated_question_is_refused_by_the_guard(gateway: Gateway) -> None:
 
 
 def test_never_a_semantic_hit_across_tenants(gateway: Gateway) -> None:
-    beta = admin(gateway, "/admin/keys", {"tenant": "beta"})["key"]
+    beta = gateway.admin("/admin/keys", {"tenant": "beta"})["key"]
     ask(gateway, "Where can I download my invoices?")
     assert ask(gateway, "where do I download my invoices", key=beta).headers["x-envelope-cache"] == "miss"
 
@@ -143,10 +132,10 @@ def test_verification_sends_the_hit_upstream_and_records_its_verdict(gateway: Ga
 def test_an_event_drops_the_answers_of_the_routes_that_listen_to_it(gateway: Gateway) -> None:
     ask(gateway, "How many vacation days do I get?")
     assert ask(gateway, "how many days of vacation do I get").headers["x-envelope-cache"] == "semantic"
-    fired = admin(gateway, "/admin/cache/events", {"event": "kb:handbook"})
+    fired = gateway.admin("/admin/cache/events", {"event": "kb:handbook"})
     assert fired["routes"] == ["faq"] and fired["purged"] >= 1
     assert ask(gateway, "how many days of vacation do I get").headers["x-envelope-cache"] == "miss"
-    assert admin(gateway, "/admin/cache/events", {"event": "nobody-listens"}) == {
+    assert gateway.admin("/admin/cache/events", {"event": "nobody-listens"}) == {
         "event": "nobody-listens",
         "routes": [],
         "purged": 0,

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +34,17 @@ class Gateway(GatewayProcess):
             if len(rows) >= wait_for or time.monotonic() > deadline:
                 return rows
             time.sleep(0.05)
+
+    def admin(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        """POST `body` to an admin API path with the admin key; the JSON answer."""
+        request = urllib.request.Request(
+            f"{self.root}{path}",
+            data=json.dumps(body).encode(),
+            headers={"authorization": f"Bearer {self.admin_key}", "content-type": "application/json"},
+        )
+        with urllib.request.urlopen(request) as answer:
+            result: dict[str, Any] = json.loads(answer.read())
+            return result
 
     def ledger_row(self, request_id: str, timeout: float = 5.0) -> dict[str, Any]:
         """The ledger row of one request, waiting up to `timeout` for the writer to flush it."""

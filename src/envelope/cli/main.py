@@ -49,6 +49,7 @@ def fake_upstream(
 @app.callback()
 def _logging(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False) -> None:
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("faiss.loader").setLevel(logging.WARNING)  # it logs every SIMD build it tries, at INFO
 
 
 if __name__ == "__main__":
