@@ -100,3 +100,20 @@ def test_purge_by_tenant_and_by_route() -> None:
     assert index.purge(route="faq") == 1
     assert len(index) == 1 and index.search("acme:chat:p", v[1], k=1)[0].entry.key == "b"
     assert index.purge() == 1 and len(index) == 0
+
+
+def test_a_batch_repeating_a_question_keeps_the_later_and_loses_no_other_entry() -> None:
+    index = SemanticIndex(max_entries=10_000)
+    vectors = random_vectors(100 + 4)
+    for i in range(100):
+        index.add("t:r:p", vectors[i], Entry(f"k{i}", f"q{i}", FAR))
+    for i in range(63):  # one tombstone short of a rebuild
+        index.discard("t:r:p", f"k{i}")
+    batch = [Entry("first", "again", FAR), Entry("second", "again", FAR), Entry("b", "qb", FAR), Entry("c", "qc", FAR)]
+    index.add_many("t:r:p", vectors[100:], batch)
+    assert len(index) == 37 + 3
+    assert index.search("t:r:p", vectors[101], k=1)[0].entry.key == "second"
+    assert index.search("t:r:p", vectors[102], k=1)[0].entry.key == "b"
+    assert index.search("t:r:p", vectors[103], k=1)[0].entry.key == "c"
+    for i in range(63, 100):
+        assert index.search("t:r:p", vectors[i], k=1)[0].entry.key == f"k{i}"

@@ -92,24 +92,26 @@ class SemanticIndex:
 
     def add_many(self, partition: str, vectors: Vector, entries: list[Entry]) -> None:
         """Index several entries of one partition at once (one graph insertion, which
-        faiss spreads over its threads: how a replica seeds its index)."""
+        faiss spreads over its threads: how a replica seeds its index). A question
+        asked twice in the batch, or already indexed, keeps only its latest entry."""
+        latest = sorted({entry.text: i for i, entry in enumerate(entries)}.values())
         part = self._partitions.get(partition)
         if part is not None:
-            for entry in entries:
-                old = part.by_text.get(entry.text)
+            # every slot dies before the graph grows: a rebuild that a death sets off
+            # then only ever sees slots whose vectors are in the graph
+            for i in latest:
+                old = part.by_text.get(entries[i].text)
                 if old is not None:
                     self._kill(old)  # may empty (and drop) the partition
             part = self._partitions.get(partition)
         if part is None:
             part = self._partitions[partition] = _Partition(partition, self._graph())
-        part.graph.add(np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(entries), self.dim))
-        for entry in entries:
-            slot = _Slot(entry, part, len(part.slots))
+        rows = np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(entries), self.dim)
+        part.graph.add(rows[latest])
+        for i in latest:
+            slot = _Slot(entries[i], part, len(part.slots))
             part.slots.append(slot)
-            old = part.by_text.get(entry.text)
-            if old is not None:  # the same question twice in one batch: the later wins
-                self._kill(old)
-            part.by_text[entry.text] = slot
+            part.by_text[entries[i].text] = slot
             self._order.append(slot)
             self._live += 1
         while self._live > self._max and self._order:
