@@ -49,6 +49,7 @@ from envelope.core.cache_key import cacheable, partition, request_key
 from envelope.embeddings.embedder import Embedder
 from envelope.errors import InvalidRequest
 from envelope.pipeline.context import RequestContext, SemanticLookup
+from envelope.pipeline.settle import usage_of
 from envelope.wire import CompletionView
 
 log = logging.getLogger("envelope.cache")
@@ -246,12 +247,7 @@ class Cache:
             return None
         answer = ctx.answer
         if ctx.stream:
-            usage = {
-                "prompt_tokens": ctx.input_tokens,
-                "completion_tokens": ctx.output_tokens,
-                "total_tokens": ctx.input_tokens + ctx.output_tokens,
-            }
-            answer = assemble.completion(ctx.stream_chunks, usage) if ctx.stream_chunks else None
+            answer = assemble.completion(ctx.stream_chunks, usage_of(ctx)) if ctx.stream_chunks else None
         if answer is None or len(answer) > self._settings.max_answer_bytes:
             return None
         try:

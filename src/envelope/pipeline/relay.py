@@ -14,7 +14,7 @@ import msgspec
 
 from envelope.errors import ClientClosed, EnvelopeError, UpstreamFailed
 from envelope.pipeline.context import RequestContext
-from envelope.pipeline.settle import apply_usage, count_output, price
+from envelope.pipeline.settle import apply_usage, count_output, price, usage_of
 from envelope.wire import ChunkView
 
 _chunk = msgspec.json.Decoder(ChunkView)
@@ -81,10 +81,6 @@ def _usage_chunk(ctx: RequestContext, last: ChunkView | None) -> bytes:
             "created": last.created if last and last.created else int(ctx.started_wall),
             "model": last.model if last and last.model else ctx.model_name,
             "choices": [],
-            "usage": {
-                "prompt_tokens": ctx.input_tokens,
-                "completion_tokens": ctx.output_tokens,
-                "total_tokens": ctx.input_tokens + ctx.output_tokens,
-            },
+            "usage": usage_of(ctx),
         }
     )

@@ -53,6 +53,15 @@ def apply_usage(ctx: RequestContext, usage: Usage) -> None:
     ctx.output_exact = True
 
 
+def usage_of(ctx: RequestContext) -> dict[str, int]:
+    """The request's token counts in OpenAI's `usage` shape."""
+    return {
+        "prompt_tokens": ctx.input_tokens,
+        "completion_tokens": ctx.output_tokens,
+        "total_tokens": ctx.input_tokens + ctx.output_tokens,
+    }
+
+
 def count_output(ctx: RequestContext) -> None:
     if ctx.model is None:  # a cache hit on `auto`: no model was chosen; the cached usage stands
         return
