@@ -38,16 +38,22 @@ from envelope.pipeline.chain import Chain, build_chains
 from envelope.pipeline.classify import Classify
 from envelope.pipeline.context import Operation
 from envelope.pipeline.fleet import Fleet
+from envelope.pipeline.guard_input import Detectors, GuardInput
+from envelope.pipeline.guard_output import GuardOutput, checks_answers
 from envelope.pipeline.infer import Infer
 from envelope.pipeline.parse import ParseChat, ParseEmbeddings
-from envelope.pipeline.route import Route
+from envelope.pipeline.retrieve import Retrieve
+from envelope.pipeline.route import Decide, Route
 from envelope.pipeline.settle import Settle
 from envelope.providers import registry as providers
 from envelope.providers.minilm import MiniLMEmbeddings
+from envelope.retrieval.library import Library
+from envelope.retrieval.shelf import Shelf
 from envelope.store import registry as stores
 from envelope.store.ports import Store
 from envelope.telemetry.metrics import Metrics
 from envelope.telemetry.tracing import Tracing
+from envelope.tokens.tiktoken_counter import TiktokenCounter
 
 log = logging.getLogger("envelope")
 
@@ -93,6 +99,7 @@ class Gateway:
     session: aiohttp.ClientSession = field(init=False)
     breakers: SharedBreakers | None = field(default=None, init=False)
     cache: Cache = field(init=False)
+    shelf: Shelf | None = field(default=None, init=False)
     _own: list[Embedder] = field(default_factory=list, init=False)
     _shared_embedder: Embedder | None = field(default=None, init=False)
 
@@ -123,18 +130,34 @@ class Gateway:
         fleet = self._fleet()
         self.cache = await self._cache()
         policies = {p.name: Policy(p) for p in self.config.policies}
+        infer, settle, detectors = Infer(fleet), Settle(), Detectors()
+        retrieve = await self._retrieve_stage()
+        guarded = [r.guards for r in self.config.routes]
+        grounding = any(g.groundedness is not None for g in guarded)
         self.chains = build_chains(
             authenticate=self.authenticate,
             parse_chat=ParseChat(self.catalog),
             parse_embeddings=ParseEmbeddings(self.catalog),
             bind_chat=BindEnvelope(self.catalog),
+            guard_input=GuardInput(detectors) if any(g.pii or g.schema_ for g in guarded) else None,
             cache=self.cache,
             classify=await self._classify_stage(policies),
-            route=Route(self.catalog, policies),
+            decide=Decide(policies),
+            retrieve=retrieve,
+            route=Route(self.catalog),
             bind_embeddings=BindEmbeddings(),
             admit=Admit(self.catalog, self.admission, gw.admission, fleet),
-            infer=Infer(fleet),
-            settle=Settle(),
+            infer=infer,
+            settle=settle,
+            guard_output=GuardOutput(
+                infer,
+                settle,
+                detectors,
+                await self._embedder("groundedness") if grounding else None,
+                self.shelf,
+            )
+            if any(checks_answers(g) for g in guarded)
+            else None,
             finishers=[self.cache, Release(self.admission), Account(self.ledger, self.metrics, self.tracing)],
             tracing=self.tracing,
         )
@@ -184,6 +207,25 @@ class Gateway:
             embedder=embedder,
         )
 
+    async def _retrieve_stage(self) -> Retrieve | None:
+        """The retrieve stage if some route retrieves: its knowledge bases loaded (and
+        watched for new versions, which drop the routes' cached answers)."""
+        names = [r.retrieval.knowledge_base for r in self.config.routes if r.retrieval is not None]
+        if not names:
+            return None
+        knowledge = self.config.gateway.knowledge
+        cache = self.cache
+
+        async def changed(name: str) -> None:
+            await cache.invalidate(f"kb:{name}")
+
+        self.shelf = Shelf(
+            Library(Path(knowledge.directory)), names, poll_interval_s=knowledge.poll_interval_s, on_change=changed
+        )
+        await self.shelf.start()
+        counter = TiktokenCounter("o200k_base")
+        return Retrieve(self.shelf, await self._embedder("retrieval"), counter.text_tokens)
+
     async def _embedder(self, purpose: str) -> Embedder:
         """The process's one MiniLM: the `minilm` provider's if one is configured, else
         the gateway's own; loaded now, not on a first request."""
@@ -222,6 +264,8 @@ class Gateway:
             model.counter.text_tokens("warm up")
 
     async def stop(self) -> None:
+        if self.shelf is not None:
+            await self.shelf.close()
         await self.cache.close()
         if self.breakers is not None:
             await self.breakers.close()

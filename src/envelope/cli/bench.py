@@ -5,12 +5,15 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
 from envelope.cli.common import console, err_console
+
+if TYPE_CHECKING:
+    from envelope.bench.retrieval import RetrievalCost
 
 app = typer.Typer(help="Benchmarks that print figures.", invoke_without_command=True)
 
@@ -47,6 +50,13 @@ def overhead(
     semantic_sizes: Annotated[
         str, typer.Option(help="Semantic-cache lookup cost at these index sizes, comma-separated ('' skips).")
     ] = "10000,100000,1000000",
+    retrieval_chunks: Annotated[
+        int,
+        typer.Option(
+            help="Knowledge-base retrieval recall and latency over this many generated chunks (0 skips; "
+            "embedding 100,000 takes minutes, cached under ~/.cache/envelope/bench)."
+        ),
+    ] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
 ) -> None:
     """Gateway CPU per request, req/s and added latency, non-streaming and streaming."""
@@ -76,6 +86,7 @@ def overhead(
         err_console.print("[dim]classifier cost, in process, over the held-out prompts…[/dim]")
         costs = [measure("onnx"), measure("numpy")]
     lookups = _semantic(semantic_sizes)
+    retrieval = _retrieval(retrieval_chunks)
     if as_json:
         figures = [
             dataclasses.asdict(r) | {"added_p50_ms": r.added_p50_ms, "added_p99_ms": r.added_p99_ms} for r in rows
@@ -84,6 +95,7 @@ def overhead(
             "rows": figures,
             "classifier": [dataclasses.asdict(c) for c in costs],
             "semantic": [dataclasses.asdict(c) for c in lookups],
+            "retrieval": dataclasses.asdict(retrieval) if retrieval is not None else None,
         }
         print(json.dumps(document, indent=2))
         return
@@ -142,6 +154,8 @@ def overhead(
                 f"≈ {c.index_mb:,.0f} MB",
             )
         console.print(table)
+    if retrieval is not None:
+        console.print(_retrieval_table(retrieval))
 
 
 def _semantic(sizes: str) -> list[Any]:
@@ -156,3 +170,38 @@ def _semantic(sizes: str) -> list[Any]:
 
     err_console.print(f"[dim]semantic-cache lookups at {', '.join(f'{n:,}' for n in chosen)} entries…[/dim]")
     return list(measure(chosen))
+
+
+def _retrieval(chunks: int) -> RetrievalCost | None:
+    if chunks < 0:
+        err_console.print(f"[red]--retrieval-chunks must be 0 (skip) or more, not {chunks}[/red]")
+        raise typer.Exit(2)
+    if not chunks:
+        return None
+    from envelope.bench.retrieval import measure
+
+    err_console.print(f"[dim]knowledge-base retrieval over {chunks:,} generated chunks…[/dim]")
+    return measure(chunks, progress=lambda line: err_console.print(f"[dim]{line}[/dim]"))
+
+
+def _retrieval_table(cost: RetrievalCost) -> Table:
+    e = cost.embedding
+    table = Table(
+        "index", "recall@1", "recall@5", "recall@10", "search p50 / p99", "build", "memory",
+        title=f"knowledge-base retrieval, {cost.chunks:,} chunks, {cost.queries} queries, one at a time, in process; "
+        "recall against exact search",
+        caption=f"MiniLM (ONNX) embedding: {e.chunks_per_s:,.0f} chunks/s, {e.tokens_per_s:,.0f} tokens/s on "
+        f"{e.threads} threads ({e.mean_tokens:.0f} tokens a chunk{', from the cached run' if e.cached else ''}); "
+        f"queries whose own chunk is in the exact top 10: {cost.query_source_in_top10:.1%}",
+    )  # fmt: skip
+    for c in cost.indexes:
+        table.add_row(
+            c.index,
+            f"{c.recall_at_1:.3f}",
+            f"{c.recall_at_5:.3f}",
+            f"{c.recall_at_10:.3f}",
+            f"{c.p50_us:,.0f} / {c.p99_us:,.0f} µs",
+            f"{c.build_s:.1f} s" if c.build_s else "—",
+            f"{c.memory_mb:,.0f} MB",
+        )
+    return table

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from envelope.cli import bench, cache, classifier, keys, report
+from envelope.cli import bench, cache, classifier, guard, kb, keys, report
 from envelope.cli.common import console, load_config
 from envelope.cli.serve import serve
 
@@ -22,6 +22,8 @@ app.add_typer(report.app, name="report")
 app.add_typer(bench.app, name="bench")
 app.add_typer(classifier.app, name="classifier")
 app.add_typer(cache.app, name="cache")
+app.add_typer(kb.app, name="kb")
+app.add_typer(guard.app, name="guard")
 app.command()(serve)
 
 
@@ -50,6 +52,7 @@ def fake_upstream(
 def _logging(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False) -> None:
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("faiss.loader").setLevel(logging.WARNING)  # it logs every SIMD build it tries, at INFO
+    logging.getLogger("presidio-analyzer").setLevel(logging.WARNING)  # one INFO line per recognizer built
 
 
 if __name__ == "__main__":

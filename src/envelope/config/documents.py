@@ -292,6 +292,92 @@ class RouteCacheDoc(Document):
         return self
 
 
+class RouteRetrievalDoc(Document):
+    """Retrieval: passages of a knowledge base (`envelope kb ingest`) added to the prompt
+    as context, within a token budget and only when the latency budget allows."""
+
+    knowledge_base: str = Field(description="The knowledge base searched (a name given to `envelope kb ingest`)")
+    index: Literal["fast", "accurate"] = Field(
+        default="fast", description="fast: HNSW; accurate: IVF-PQ with exact re-rank of the candidates"
+    )
+    top_k: int = Field(default=4, ge=1, le=50, description="Passages retrieved before compression")
+    context_tokens: int = Field(default=512, ge=16, description="Most tokens of context added (after compression)")
+    min_score: float = Field(default=0.3, ge=-1, le=1, description="Passages less similar to the question are dropped")
+    skip_below_ms: float = Field(
+        default=800.0, ge=0, description="Skip retrieval when less than this is left of the latency budget"
+    )
+    rerank_below_ms: float = Field(
+        default=1500.0, ge=0, description="accurate: skip the exact re-rank when less than this is left"
+    )
+    timeout_ms: float = Field(default=250.0, gt=0, description="The stage's own budget (embedding and search)")
+    instructions: str = Field(
+        default="Answer using the context below. If the context does not contain the answer, say that you do not know.",
+        description="Put before the context, in the system message that carries it",
+    )
+
+
+GuardAction = Literal["refuse", "answer", "flag"]
+
+
+class PiiGuardDoc(Document):
+    """PII in prompts (before inference) and in answers (a leak), found by Presidio's
+    pattern recognizers with validators (`guardrails/pii.py`)."""
+
+    input: Literal["redact", "block", "allow"] = Field(
+        default="redact", description="PII in the prompt: replace it by <ENTITY>, refuse the request (400), or pass it"
+    )
+    output: Literal["redact", "refuse", "answer", "flag", "allow"] = Field(
+        default="redact", description="PII in the answer: redact it, refuse, give the fixed answer, only flag it"
+    )
+    entities: list[str] | None = Field(default=None, description="Entities looked for; default: all covered")
+    threshold: float = Field(default=0.5, ge=0, le=1, description="Least recognizer score that counts")
+
+
+class ToxicityGuardDoc(Document):
+    action: GuardAction = "refuse"
+    threshold: float = Field(default=0.5, gt=0, description="Least word-list score that counts as toxic")
+
+
+class GroundednessGuardDoc(Document):
+    """RAG answers: the share of the answer's claims supported by the retrieved context
+    (a claim is supported when some context chunk's embedding is `support` alike)."""
+
+    action: GuardAction = "flag"
+    min_score: float = Field(default=0.5, ge=0, le=1, description="Least share of supported claims")
+    support: float = Field(default=0.5, gt=0, le=1, description="Least cosine similarity that supports a claim")
+
+
+class SchemaGuardDoc(Document):
+    """Requests with `response_format` json_schema or json_object: answers are validated."""
+
+    max_reasks: int = Field(default=1, ge=0, le=3, description="Re-asks with the problems, within the budget")
+    action: GuardAction = "refuse"
+
+
+class RouteGuardsDoc(Document):
+    """Guardrails of a route. A failing check does what its `action` says: `refuse`
+    (the refusal text), `answer` (the check's fixed answer), or `flag` (serve, and say so);
+    always signalled in `x-envelope-guard` and the ledger."""
+
+    pii: PiiGuardDoc | None = None
+    toxicity: ToxicityGuardDoc | None = None
+    groundedness: GroundednessGuardDoc | None = None
+    schema_: SchemaGuardDoc | None = Field(default=None, alias="schema")
+    refusal: str = Field(default="I can't help with that request.", description="The refusal's text")
+    answers: dict[Literal["pii", "toxicity", "groundedness", "schema"], str] = Field(
+        default_factory=dict, description="Fixed answers per check, for action: answer"
+    )
+
+    @model_validator(mode="after")
+    def _answers_given(self) -> RouteGuardsDoc:
+        for name in ("pii", "toxicity", "groundedness", "schema"):
+            doc = getattr(self, "schema_" if name == "schema" else name)
+            action = getattr(doc, "output" if name == "pii" else "action", None) if doc is not None else None
+            if action == "answer" and name not in self.answers:
+                raise ValueError(f"guards.{name}: action 'answer' needs guards.answers.{name}")
+        return self
+
+
 class RouteDoc(Document):
     name: str
     latency: LatencyTargets = LatencyTargets()
@@ -316,6 +402,8 @@ class RouteDoc(Document):
     classify: bool | None = Field(
         default=None, description="Classify requests (intent, complexity, risk); default: when the policy needs it"
     )
+    retrieval: RouteRetrievalDoc | None = Field(default=None, description="Add knowledge-base passages as context")
+    guards: RouteGuardsDoc = RouteGuardsDoc()
 
     @model_validator(mode="after")
     def _hedge_has_a_delay(self) -> RouteDoc:
@@ -439,6 +527,14 @@ class CacheDoc(Document):
     semantic: SemanticIndexDoc = SemanticIndexDoc()
 
 
+class KnowledgeDoc(Document):
+    """Where knowledge bases live: `envelope kb ingest` writes them, gateways read them and
+    notice new versions (then drop the cached answers of the routes that use them)."""
+
+    directory: str = Field(default="knowledge", description="Directory of the knowledge bases (shared by replicas)")
+    poll_interval_s: float = Field(default=2.0, gt=0, description="How often a gateway looks for new versions")
+
+
 class GatewayDoc(Document):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)
@@ -452,6 +548,7 @@ class GatewayDoc(Document):
     classifier: ClassifierDoc = ClassifierDoc()
     breakers: BreakersDoc = BreakersDoc()
     cache: CacheDoc = CacheDoc()
+    knowledge: KnowledgeDoc = KnowledgeDoc()
 
 
 class ConfigFile(Document):

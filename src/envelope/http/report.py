@@ -41,6 +41,20 @@ def facts(ctx: RequestContext, *, final: bool) -> dict[str, Any]:
         out["risk"] = round(verdict.risk, 3)
         out["risk_flags"] = sorted(verdict.flags)
     out["cache"] = ctx.cache
+    retrieved = ctx.retrieved
+    if retrieved is not None:
+        out["knowledge_base"] = retrieved.knowledge_base
+        out["retrieval"] = retrieved.status
+        if retrieved.status == "used":
+            out["context_tokens"] = retrieved.tokens
+            out["passages"] = retrieved.passages
+    guarded = ctx.guarded
+    if guarded is not None and (guarded.events or guarded.entities):
+        out["guard"] = list(guarded.events)
+        if guarded.entities:
+            out["pii"] = sorted(guarded.entities)
+    if final and guarded is not None and guarded.groundedness is not None:
+        out["groundedness"] = round(guarded.groundedness, 3)
     out["degradations"] = list(ctx.degradations)
     if final:
         out["output_tokens"] = ctx.output_tokens

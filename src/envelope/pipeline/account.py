@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from envelope.ledger.record import LedgerRecord
 from envelope.ledger.writer import LedgerWriter
-from envelope.pipeline.context import RequestContext
+from envelope.pipeline.context import RequestContext, Retrieved
 from envelope.telemetry.metrics import Metrics
 from envelope.telemetry.tracing import Tracing
 
@@ -26,6 +26,7 @@ def ledger_record(ctx: RequestContext) -> LedgerRecord:
     assert ctx.key is not None
     verdict = ctx.classification
     lookup = ctx.semantic
+    guarded, retrieved = ctx.guarded, ctx.retrieved
     upstream_ms = None
     if ctx.upstream_started is not None and ctx.finished_at is not None:
         upstream_ms = (ctx.finished_at - ctx.upstream_started) * 1000.0
@@ -44,8 +45,8 @@ def ledger_record(ctx: RequestContext) -> LedgerRecord:
         stream=ctx.stream,
         status=ctx.status,
         error_code=(ctx.error.code or ctx.error.type) if ctx.error else None,
-        input_tokens=ctx.input_tokens,
-        output_tokens=ctx.output_tokens,
+        input_tokens=ctx.input_tokens + (guarded.earlier_input_tokens if guarded else 0),
+        output_tokens=ctx.output_tokens + (guarded.earlier_output_tokens if guarded else 0),
         cached_tokens=ctx.cached_tokens,
         tokens_exact=ctx.tokens_exact and ctx.output_exact,
         cost_usd=ctx.cost_usd,
@@ -63,7 +64,20 @@ def ledger_record(ctx: RequestContext) -> LedgerRecord:
         cache_similarity=lookup.similarity if lookup else None,
         cache_guard=lookup.guard if lookup else None,
         cache_verdict=lookup.verdict if lookup else None,
+        retrieval=_clip(retrieval_label(retrieved), 128) if retrieved else None,
+        retrieval_ms=retrieved.ms if retrieved else None,
+        context_tokens=retrieved.tokens if retrieved else None,
+        guard=_clip(",".join(guarded.events), 256) if guarded and guarded.events else None,
+        guard_ms=guarded.ms if guarded else None,
+        groundedness=guarded.groundedness if guarded else None,
+        reasks=guarded.reasks if guarded and guarded.reasks else None,
     )
+
+
+def retrieval_label(retrieved: Retrieved) -> str:
+    """`NAME@VERSION:INDEX:STATUS` (what was searched and what came of it)."""
+    where = retrieved.knowledge_base + (f"@{retrieved.version}" if retrieved.version is not None else "")
+    return ":".join(p for p in (where, retrieved.index, retrieved.status) if p)
 
 
 def _clip(text: str, limit: int) -> str:

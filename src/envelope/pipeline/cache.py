@@ -90,7 +90,7 @@ class Cache:
         if not route.cache.exact:
             return
         control = _control(ctx)
-        if control == "no-store":
+        if control == "no-store" or (ctx.guarded is not None and ctx.guarded.pii_passed):
             ctx.cache = "bypass"
             return
         scope = (self._versions[route.name], envelope.mode, repr(envelope.cost_ceiling_usd))
@@ -149,8 +149,9 @@ class Cache:
 
     async def invalidate(self, event: str) -> tuple[list[str], int]:
         """An event happened (a knowledge base re-ingested, a catalogue changed): drop the
-        answers of every route that names it in `cache.invalidate_on`."""
-        routes = [name for name, doc in self._routes.items() if event in doc.cache.invalidate_on]
+        answers of every route that names it in `cache.invalidate_on`, and for `kb:NAME`
+        of every route that retrieves from knowledge base NAME."""
+        routes = [name for name, doc in self._routes.items() if event in listened(doc)]
         purged = 0
         for name in routes:
             purged += await self.purge(route=name)
@@ -243,7 +244,7 @@ class Cache:
 
     def _kept(self, ctx: RequestContext) -> bytes | None:
         """The answer to store, if it is one the cache keeps."""
-        if ctx.status != 200 or ctx.degradations:
+        if ctx.status != 200 or ctx.degradations or (ctx.guarded is not None and ctx.guarded.pii_passed):
             return None
         answer = ctx.answer
         if ctx.stream:
@@ -254,6 +255,14 @@ class Cache:
             return answer if cacheable(_completion.decode(answer)) else None
         except (msgspec.DecodeError, msgspec.ValidationError):
             return None
+
+
+def listened(route: RouteDoc) -> list[str]:
+    """The events that drop a route's cached answers."""
+    events = list(route.cache.invalidate_on)
+    if route.retrieval is not None:
+        events.append(f"kb:{route.retrieval.knowledge_base}")
+    return events
 
 
 def _control(ctx: RequestContext) -> str | None:

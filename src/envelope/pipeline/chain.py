@@ -1,18 +1,23 @@
 """The order of the pipeline, and nothing else: the one place stages are sequenced.
 
-    chat:        authenticate → parse → bind → cache → [classify] → route → admit → infer → settle
+    chat:        authenticate → parse → bind → [guard_input] → cache → [classify] → decide
+                 → [retrieve] → route → admit → infer → settle → [guard_output]
                  … then cache (store), release, account
     embeddings:  authenticate → parse → bind → admit → infer → settle   … then release, account
 
 A stage that answers the request itself (a cache hit) sets `ctx.answered`; the stages
 after it are skipped, the finishers still run.
 Classify is in the chain only when some route needs it (its policy has rules on the
-classifier's verdict, or it sets `classify: true`).
+classifier's verdict, or it sets `classify: true`); so are the guards (some route has
+`guards`) and retrieve (some route has `retrieval`).
+The input guard comes before the cache and the classifier: nothing reads or keeps the
+prompt's PII. Decide (the policy) comes before retrieve, which obeys `retrieval: skip`;
+retrieve comes before route, which fits the request — context included — onto a model.
+The output guard comes after settle: a re-ask adds to a priced attempt.
 Bind sets the envelope and deadline first: every later stage spends from the budget.
 Route chooses the model and fits the request onto it. Admission
 comes after it because it reserves the worst-case cost of the chosen model (and of
-the alternates the policy may fall back to). Later stages (cache, retrieve, guard)
-slot in here.
+the alternates the policy may fall back to).
 """
 
 from __future__ import annotations
@@ -59,13 +64,17 @@ def build_chains(
     parse_chat: Stage,
     parse_embeddings: Stage,
     bind_chat: Stage,
+    guard_input: Stage | None,
     cache: Stage,
     classify: Stage | None,
+    decide: Stage,
+    retrieve: Stage | None,
     route: Stage,
     bind_embeddings: Stage,
     admit: Stage,
     infer: Stage,
     settle: Stage,
+    guard_output: Stage | None,
     finishers: Sequence[Finisher],
     tracing: Tracing,
 ) -> dict[Operation, Chain]:
@@ -75,12 +84,16 @@ def build_chains(
                 authenticate,
                 parse_chat,
                 bind_chat,
+                *([guard_input] if guard_input else []),
                 cache,
                 *([classify] if classify else []),
+                decide,
+                *([retrieve] if retrieve else []),
                 route,
                 admit,
                 infer,
                 settle,
+                *([guard_output] if guard_output else []),
             ],
             finishers,
             tracing,

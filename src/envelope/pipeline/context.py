@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import msgspec
 import numpy as np
 
 from envelope.catalog import ServedDeployment, ServedModel
@@ -20,8 +21,9 @@ from envelope.core.classification import Classification
 from envelope.core.envelope import Envelope
 from envelope.core.rules import Routing
 from envelope.errors import EnvelopeError
+from envelope.guardrails.schema import AnswerSchema
 from envelope.keys import KeyRecord
-from envelope.wire import ChatRequest, EmbeddingRequest
+from envelope.wire import ChatRequest, EmbeddingRequest, Message
 
 Operation = Literal["chat", "embeddings"]
 
@@ -54,6 +56,38 @@ class SemanticLookup:
     verdict: str | None = None  # verification: agree | disagree
 
 
+@dataclass(slots=True)
+class Retrieved:
+    """What the retrieve stage did: `status` is used | empty (nothing similar enough) |
+    skipped:rule | skipped:late | skipped:timeout | skipped:unavailable | skipped:no_question."""
+
+    knowledge_base: str
+    status: str
+    version: int | None = None
+    index: str | None = None  # fast | accurate | accurate_unranked (re-rank skipped)
+    passages: int = 0
+    tokens: int = 0
+    ms: float = 0.0
+    chunk_ids: tuple[int, ...] = ()  # the chunks the context came from (groundedness reads their vectors)
+
+
+@dataclass(slots=True)
+class Guarded:
+    """What the guardrails did: checks that fired as `check:action` (e.g. `pii_input:redact`,
+    `toxicity:refuse`, `schema:reask`), the PII entity kinds found, time spent checking."""
+
+    events: list[str]
+    entities: set[str]
+    ms: float = 0.0
+    groundedness: float | None = None
+    reasks: int = 0
+    pii_passed: bool = False  # PII went upstream unredacted (action allow): nothing of it is stored
+    earlier_usd: float = 0.0  # what re-asked attempts cost before the answer served
+    earlier_input_tokens: int = 0
+    earlier_output_tokens: int = 0
+    schema: AnswerSchema | None = None  # the answer's JSON schema (guards.schema and a response_format)
+
+
 class RequestContext:
     __slots__ = (  # noqa: RUF023 (grouped by the stage that fills them)
         "request_id", "operation", "headers", "started", "started_wall", "body", "sampled", "spans",
@@ -65,6 +99,8 @@ class RequestContext:
         "cache", "cache_key", "cache_leader", "answered", "semantic", "stream_chunks",
         # classify
         "classification",
+        # guardrails and retrieval
+        "guarded", "retrieved",
         # route and bind
         "envelope", "deadline", "routing", "fit", "alternates",
         "input_tokens", "tokens_exact", "max_tokens", "worst_case_usd", "upstream_body", "degradations",
@@ -106,6 +142,8 @@ class RequestContext:
         self.semantic: SemanticLookup | None = None
         self.stream_chunks: list[bytes] | None = None  # a streamed miss's chunks, kept to cache the answer
         self.classification: Classification | None = None
+        self.guarded: Guarded | None = None
+        self.retrieved: Retrieved | None = None
         self.envelope: Envelope | None = None
         self.deadline = 0.0
         self.routing: Routing | None = None
@@ -148,6 +186,19 @@ class RequestContext:
         self.max_tokens = fit.max_tokens
         self.worst_case_usd = fit.worst_case_usd
         self.degradations.extend(fit.degradations)
+
+    def guard(self) -> Guarded:
+        """The guardrails' record, created on first use."""
+        if self.guarded is None:
+            self.guarded = Guarded([], set())
+        return self.guarded
+
+    def replace_messages(self, messages: list[dict[str, Any]]) -> None:
+        """Serve `messages` instead of the client's (redacted, or with context added): the
+        raw body and its typed view change together."""
+        assert self.chat is not None
+        self.raw = {**self.raw, "messages": messages}
+        self.chat = msgspec.structs.replace(self.chat, messages=msgspec.convert(messages, list[Message]))
 
     @property
     def cache_hit(self) -> bool:

@@ -27,21 +27,54 @@ from envelope.pipeline.context import Fit, RequestContext
 from envelope.wire import message_text
 
 
-class Route:
-    name = "route"
+class Decide:
+    """Step 2 alone: the policy's decision (`ctx.routing`), which retrieval reads before
+    the request is fitted."""
 
-    def __init__(self, catalog: Catalog, policies: dict[str, Policy]) -> None:
-        self._catalog = catalog
+    name = "decide"
+
+    def __init__(self, policies: dict[str, Policy]) -> None:
         self._policies = policies
         self._unruled = {tier: routing_from({}, tier) for tier in TIERS}  # routes without a policy
 
     async def run(self, ctx: RequestContext) -> None:
-        route, chat, envelope = ctx.route, ctx.chat, ctx.envelope
-        assert route is not None and chat is not None and envelope is not None
+        route, envelope = ctx.route, ctx.envelope
+        assert route is not None and envelope is not None
         base = base_tier(route.quality_tier, envelope.mode)
         policy = self._policies.get(route.policy) if route.policy else None
-        decision = policy.decide(self._facts(ctx, policy.reads), base) if policy else self._unruled[base]
-        ctx.routing = decision
+        ctx.routing = policy.decide(self._facts(ctx, policy.reads), base) if policy else self._unruled[base]
+
+    @staticmethod
+    def _facts(ctx: RequestContext, reads: frozenset[str]) -> Facts:
+        assert ctx.envelope is not None and ctx.chat is not None
+        verdict = ctx.classification
+        chars = sum(len(message_text(m)) for m in ctx.chat.messages) if "input_chars" in reads else 0
+        return Facts(
+            mode=ctx.envelope.mode,
+            latency_budget_ms=ctx.envelope.deadline_ms,
+            cost_budget_usd=ctx.envelope.cost_ceiling_usd,
+            input_chars=chars,
+            stream=ctx.stream,
+            tenant=ctx.tenant,
+            feature=ctx.feature,
+            intent=verdict.intent if verdict else None,
+            complexity=verdict.complexity if verdict else None,
+            risk=verdict.risk if verdict else None,
+            risk_flags=verdict.flags if verdict else frozenset(),
+        )
+
+
+class Route:
+    """Steps 3–5, on the decision `Decide` made."""
+
+    name = "route"
+
+    def __init__(self, catalog: Catalog) -> None:
+        self._catalog = catalog
+
+    async def run(self, ctx: RequestContext) -> None:
+        route, chat, envelope, decision = ctx.route, ctx.chat, ctx.envelope, ctx.routing
+        assert route is not None and chat is not None and envelope is not None and decision is not None
 
         tiers = self._catalog.by_tier(route)
         pinned = ctx.model
@@ -104,22 +137,3 @@ class Route:
                 except BudgetExceeded:
                     continue
         return fits
-
-    @staticmethod
-    def _facts(ctx: RequestContext, reads: frozenset[str]) -> Facts:
-        assert ctx.envelope is not None and ctx.chat is not None
-        verdict = ctx.classification
-        chars = sum(len(message_text(m)) for m in ctx.chat.messages) if "input_chars" in reads else 0
-        return Facts(
-            mode=ctx.envelope.mode,
-            latency_budget_ms=ctx.envelope.deadline_ms,
-            cost_budget_usd=ctx.envelope.cost_ceiling_usd,
-            input_chars=chars,
-            stream=ctx.stream,
-            tenant=ctx.tenant,
-            feature=ctx.feature,
-            intent=verdict.intent if verdict else None,
-            complexity=verdict.complexity if verdict else None,
-            risk=verdict.risk if verdict else None,
-            risk_flags=verdict.flags if verdict else frozenset(),
-        )

@@ -73,7 +73,8 @@ def count_output(ctx: RequestContext) -> None:
 def price(ctx: RequestContext) -> None:
     if ctx.model is None or ctx.cache_hit:  # a cache hit costs nothing upstream
         return
-    ctx.cost_usd = cost_usd(
+    earlier = ctx.guarded.earlier_usd if ctx.guarded is not None else 0.0  # re-asked attempts
+    ctx.cost_usd = earlier + cost_usd(
         ctx.model.doc.prices,
         input_tokens=ctx.input_tokens,
         output_tokens=ctx.output_tokens,

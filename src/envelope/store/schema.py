@@ -56,6 +56,13 @@ ledger = Table(
     Column("cache_similarity", Float),
     Column("cache_guard", String(16)),
     Column("cache_verdict", String(16)),
+    Column("retrieval", String(128)),
+    Column("retrieval_ms", Float),
+    Column("context_tokens", Integer),
+    Column("guard", String(256)),
+    Column("guard_ms", Float),
+    Column("groundedness", Float),
+    Column("reasks", Integer),
     Index("ix_ledger_ts", "ts"),
     Index("ix_ledger_tenant_ts", "tenant", "ts"),
 )

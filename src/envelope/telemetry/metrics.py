@@ -86,6 +86,30 @@ class Metrics:
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
             registry=r,
         )
+        self.retrievals = Counter(
+            "envelope_retrievals",
+            "Retrievals by outcome (used, empty, skipped:late|timeout|rule|unavailable|no_question)",
+            ["route", "knowledge_base", "status"],
+            registry=r,
+        )
+        self.retrieval = Histogram(
+            "envelope_retrieval_duration_seconds",
+            "Time to retrieve and compress context, embedding included",
+            buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25),
+            registry=r,
+        )
+        self.guard_events = Counter(
+            "envelope_guard_events",
+            "Guardrail checks that fired, by check and action (e.g. pii_input/redact, toxicity/refuse)",
+            ["route", "check", "action"],
+            registry=r,
+        )
+        self.guard = Histogram(
+            "envelope_guard_duration_seconds",
+            "Time spent in guardrail checks per request (re-asked upstream calls excluded)",
+            buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05),
+            registry=r,
+        )
         self._children: dict[tuple[str, ...], tuple[Any, ...]] = {}
         self._outcomes: dict[tuple[str, ...], Any] = {}
         self._rule_children: dict[tuple[str, str], Any] = {}
@@ -135,6 +159,15 @@ class Metrics:
         if verdict is not None:
             self.classify.observe(verdict.ms / 1000.0)
             self.classified.labels(ctx.route_name, verdict.intent, "high" if verdict.risk >= 0.5 else "low").inc()
+        if ctx.retrieved is not None:
+            found = ctx.retrieved
+            self.retrievals.labels(ctx.route_name, found.knowledge_base, found.status).inc()
+            if found.status in ("used", "empty"):
+                self.retrieval.observe(found.ms / 1000.0)
+        if ctx.guarded is not None:
+            self.guard.observe(ctx.guarded.ms / 1000.0)
+            for event in ctx.guarded.events:
+                self.guard_events.labels(ctx.route_name, *event.split(":", 1)).inc()
         if ctx.deployment is not None and ctx.upstream_started is not None and ctx.finished_at is not None:
             self.upstream.labels(ctx.deployment.doc.name).observe(ctx.finished_at - ctx.upstream_started)
 

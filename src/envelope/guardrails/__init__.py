@@ -1,0 +1,1 @@
+"""Guardrails: checks run on requests and responses, such as PII detection."""

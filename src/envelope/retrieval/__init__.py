@@ -1,0 +1,1 @@
+"""Knowledge bases: chunk vectors, their indexes and the search over them."""
