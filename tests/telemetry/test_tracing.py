@@ -87,7 +87,8 @@ def test_spans_reach_an_otlp_collector(fake_upstream: FakeUpstream, collector: C
     assert a["envelope.tenant"] == "acme" and a["envelope.route"] == "default"
     children = sorted(s.name for s in collector.spans if s.parent_span_id == ok.span_id)
     assert children == sorted(
-        f"envelope.{n}" for n in ("authenticate", "parse", "bind", "cache", "route", "admit", "infer", "settle")
+        f"envelope.{n}"
+        for n in ("authenticate", "parse", "bind", "cache", "decide", "route", "admit", "infer", "settle")
     )
     failed = next(s for s in roots if s.name == "chat nope")
     assert attrs(failed)["error.type"] == "model_not_found"

@@ -1,25 +1,32 @@
 """Cut a document's text into overlapping chunks that each fit a token budget.
 
-Chunks end between sentences (`core/sentences.py`): sentences are packed greedily up
-to `max_tokens`; the next chunk starts with the previous chunk's last whole sentences
-that fit in `overlap_tokens`, so a fact cut at a chunk's edge is whole in one of them.
-A sentence longer than `max_tokens` is cut between words (a word longer than that,
-between characters). A chunk's text is exactly `text[start:end]`.
+Chunks end between sentences (`core/sentences.py`; paragraphs are packed together
+like sentences): sentences are packed greedily up to `max_tokens`, and the next chunk
+starts with the previous chunk's last whole sentences that total at most
+`overlap_tokens`, so a fact cut at a chunk's edge is whole in one of them. A sentence
+longer than `max_tokens` is cut between words, and a word longer than that between
+characters. A chunk's text is exactly `text[start:end]`.
+
+Pure and deterministic. The longest span that fits is found by galloping then
+bisecting rather than by adding one piece at a time, so the cost stays near-linear in
+the text even for a long text with no sentence ends.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from envelope.core.sentences import sentences
+from envelope.core.sentences import Sentence, sentences
 
 _WORD = re.compile(r"\S+")
 
 
 @dataclass(frozen=True, slots=True)
 class Chunk:
+    """`text` is `source[start:end]`; `tokens` is its count."""
+
     text: str
     start: int
     end: int
@@ -27,85 +34,106 @@ class Chunk:
 
 
 @dataclass(frozen=True, slots=True)
-class _Span:
+class _Unit:
     start: int
     end: int
-    tokens: int
+    whole: bool  # a whole sentence, not a piece of a too-long one: only these overlap
 
 
 def chunk(text: str, *, max_tokens: int, overlap_tokens: int, count: Callable[[str], int]) -> list[Chunk]:
-    """`text` as chunks of at most `max_tokens` (by `count`), overlapping by whole
-    sentences totalling at most `overlap_tokens`."""
+    """`text` as chunks of at most `max_tokens` (by `count`), consecutive ones sharing the
+    whole sentences at the end of the first that total at most `overlap_tokens`.
+
+    The one chunk that can exceed `max_tokens` is a single character that alone counts
+    more (it cannot be cut). Raises ValueError unless 0 <= overlap_tokens < max_tokens.
+    """
     if max_tokens < 1:
-        raise ValueError("max_tokens must be at least 1")
+        raise ValueError(f"max_tokens must be at least 1, not {max_tokens}")
     if not 0 <= overlap_tokens < max_tokens:
-        raise ValueError("overlap_tokens must be at least 0 and less than max_tokens")
-    units = [u for s in sentences(text) for u in _fitting(text, s.start, s.end, max_tokens, count)]
+        raise ValueError(
+            f"overlap_tokens must be at least 0 and less than max_tokens ({max_tokens}), not {overlap_tokens}"
+        )
+    units = [unit for s in sentences(text) for unit in _units(text, s, max_tokens, count)]
+    ends = [unit.end for unit in units]
     chunks: list[Chunk] = []
-    first = 0
-    while first < len(units):
-        last = first
-        while last + 1 < len(units) and _tokens(text, units[first].start, units[last + 1].end, count) <= max_tokens:
-            last += 1
+    first = fresh = 0  # the chunk's first unit, and its first unit not in the previous chunk
+    while fresh < len(units):
+        last = _reach(text, units[first].start, ends, fresh, max_tokens, count)
         start, end = units[first].start, units[last].end
-        chunks.append(Chunk(text[start:end], start, end, _tokens(text, start, end, count)))
-        if last + 1 >= len(units):
-            break
-        first = _overlap_start(units, first, last, overlap_tokens)
+        chunks.append(Chunk(text[start:end], start, end, count(text[start:end])))
+        first, fresh = _overlap(text, units, first, last, overlap_tokens, max_tokens, count), last + 1
     return chunks
 
 
-def _overlap_start(units: list[_Span], first: int, last: int, overlap_tokens: int) -> int:
-    """Where the next chunk starts: the trailing units of [first, last] within the
-    overlap (never `first` itself, so every chunk moves forward)."""
-    begin, total = last + 1, 0
-    while begin - 1 > first and total + units[begin - 1].tokens <= overlap_tokens:
+def _overlap(
+    text: str,
+    units: list[_Unit],
+    first: int,
+    last: int,
+    overlap_tokens: int,
+    max_tokens: int,
+    count: Callable[[str], int],
+) -> int:
+    """The next chunk's first unit: the trailing whole sentences of [first, last] within
+    the overlap and leaving room for the next unit; never `first` itself, so that chunks
+    always move forward."""
+    fresh = last + 1
+    if fresh >= len(units):
+        return fresh
+    begin = fresh
+    while begin - 1 > first and units[begin - 1].whole:
+        start = units[begin - 1].start
+        if count(text[start : units[last].end]) > overlap_tokens or count(text[start : units[fresh].end]) > max_tokens:
+            break
         begin -= 1
-        total += units[begin].tokens
     return begin
 
 
-def _tokens(text: str, start: int, end: int, count: Callable[[str], int]) -> int:
-    return count(text[start:end])
-
-
-def _fitting(text: str, start: int, end: int, max_tokens: int, count: Callable[[str], int]) -> list[_Span]:
-    """The sentence as one unit, or cut into units of at most `max_tokens`."""
-    tokens = count(text[start:end])
-    if tokens <= max_tokens:
-        return [_Span(start, end, tokens)]
-    units: list[_Span] = []
-    words = [(m.start(), m.end()) for m in _WORD.finditer(text, start, end)]
-    begin: int | None = None
-    previous_end = start
-    for w_start, w_end in words:
-        if count(text[w_start:w_end]) > max_tokens:  # a monster word: cut by characters
-            if begin is not None:
-                units.append(_span(text, begin, previous_end, count))
-                begin = None
-            units.extend(_by_characters(text, w_start, w_end, max_tokens, count))
-        elif begin is None:
-            begin = w_start
-        elif count(text[begin:w_end]) > max_tokens:
-            units.append(_span(text, begin, previous_end, count))
-            begin = w_start
-        previous_end = w_end
-    if begin is not None:
-        units.append(_span(text, begin, previous_end, count))
+def _units(text: str, sentence: Sentence, max_tokens: int, count: Callable[[str], int]) -> list[_Unit]:
+    """The sentence as one unit, or cut between words into units that fit."""
+    if count(sentence.text) <= max_tokens:
+        return [_Unit(sentence.start, sentence.end, whole=True)]
+    words = list(_WORD.finditer(text, sentence.start, sentence.end))
+    ends = [word.end() for word in words]
+    units: list[_Unit] = []
+    at = 0
+    while at < len(words):
+        word = words[at]
+        if count(word.group()) > max_tokens:
+            units.extend(_by_characters(text, word.start(), word.end(), max_tokens, count))
+            at += 1
+            continue
+        last = _reach(text, word.start(), ends, at, max_tokens, count)
+        units.append(_Unit(word.start(), ends[last], whole=False))
+        at = last + 1
     return units
 
 
-def _by_characters(text: str, start: int, end: int, max_tokens: int, count: Callable[[str], int]) -> list[_Span]:
+def _by_characters(text: str, start: int, end: int, max_tokens: int, count: Callable[[str], int]) -> list[_Unit]:
     units = []
-    at = start
-    while at < end:
-        stop = at + 1
-        while stop < end and count(text[at : stop + 1]) <= max_tokens:
-            stop += 1
-        units.append(_span(text, at, stop, count))
-        at = stop
+    while start < end:
+        ends = range(start + 1, end + 1)
+        stop = ends[_reach(text, start, ends, 0, max_tokens, count)]
+        units.append(_Unit(start, stop, whole=False))
+        start = stop
     return units
 
 
-def _span(text: str, start: int, end: int, count: Callable[[str], int]) -> _Span:
-    return _Span(start, end, count(text[start:end]))
+def _reach(text: str, start: int, ends: Sequence[int], lo: int, max_tokens: int, count: Callable[[str], int]) -> int:
+    """The largest j >= lo with `text[start:ends[j]]` within `max_tokens`, `lo` taken as
+    fitting. Gallops then bisects, which finds the largest when a longer span never
+    counts fewer tokens; when a counter is not so regular, the j found still fits."""
+
+    def fits(j: int) -> bool:
+        return count(text[start : ends[j]]) <= max_tokens
+
+    good, bad, step = lo, len(ends), 1
+    while good + step < bad:
+        if not fits(good + step):
+            bad = good + step
+            break
+        good, step = good + step, step * 2
+    while bad - good > 1:
+        middle = (good + bad) // 2
+        good, bad = (middle, bad) if fits(middle) else (good, middle)
+    return good
