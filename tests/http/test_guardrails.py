@@ -35,6 +35,7 @@ def upstream() -> Iterator[ScriptedUpstream]:
                 "valid json": '{"name": "Ada", "age": 36}',
                 "json eventually": ["Here you go: name Ada, age 36", '{"name": "Ada", "age": 36}'],
                 "never json": "I refuse to speak JSON.",
+                "leaky prose": f"No JSON, but do write to {EMAIL}.",
             }
         )
         yield scripted
@@ -64,6 +65,7 @@ def config(upstream: ScriptedUpstream) -> dict[str, Any]:
             },
             {"name": "civil_flag", "guards": {"toxicity": {"action": "flag"}}},
             {"name": "json", "guards": {"schema": {"max_reasks": 1}}},
+            {"name": "json_private", "guards": {"schema": {"max_reasks": 0}, "pii": {"output": "redact"}}},
         ],
         "tenants": [{"name": "acme"}],
     }
@@ -201,3 +203,9 @@ def test_a_malformed_schema_is_a_400_before_any_upstream_call(gateway: Gateway, 
         ask(gateway, "json", "valid json", response_format=bad)
     assert isinstance(caught.value.body, dict) and caught.value.body["code"] == "invalid_schema"
     assert len(upstream.received) == before
+
+
+def test_a_refusal_is_not_rewritten_by_a_later_check(gateway: Gateway) -> None:
+    raw = ask(gateway, "json_private", "leaky prose", response_format=schema_format())
+    assert raw.parse().choices[0].message.content == "I can't help with that request."
+    assert raw.headers["x-envelope-guard"] == "schema:refuse"

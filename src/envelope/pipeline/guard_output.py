@@ -12,7 +12,8 @@ On routes whose `guards` check answers, after the answer is settled (usage price
    whose embedding is close enough to a retrieved chunk's (`guardrails/grounding.py`).
 
 A failed check does what its action says: `refuse` (the route's refusal text),
-`answer` (the check's fixed answer), or `flag` (served as it is). Every check that
+`answer` (the check's fixed answer), or `flag` (served as it is); the checks after a
+failed one are not run (a refusal is never rewritten by a later check). Every check that
 fired is in `x-envelope-guard` and the ledger; a changed or flagged answer is a
 degradation (and so never cached).
 
@@ -75,9 +76,8 @@ class GuardOutput:
         guard = ctx.guard()
         answer = await self._take(ctx)
         started = time.perf_counter()
-        text, answer = await self._valid(ctx, guards, answer)
-        failed: tuple[Check, GuardAction] | None = None
-        if guards.pii is not None and guards.pii.output != "allow":
+        text, answer, failed = await self._valid(ctx, guards, answer)
+        if failed is None and guards.pii is not None and guards.pii.output != "allow":
             findings = self._detectors.get(guards.pii).find(text)
             if findings:
                 guard.entities.update(f.entity for f in findings)
@@ -110,14 +110,16 @@ class GuardOutput:
         else:
             ctx.answer = answer
 
-    async def _valid(self, ctx: RequestContext, guards: RouteGuardsDoc, answer: bytes) -> tuple[str, bytes]:
-        """The answer's text once it fits the schema (re-asked within budget), or as it
-        stands with the schema check failed."""
+    async def _valid(
+        self, ctx: RequestContext, guards: RouteGuardsDoc, answer: bytes
+    ) -> tuple[str, bytes, tuple[Check, GuardAction] | None]:
+        """The answer and its text once it fits the schema (re-asked within budget), or as
+        it stands with the schema check failed."""
         guard = ctx.guard()
         text = content_of(answer)
         schema, doc = guard.schema, guards.schema_
         if schema is None or doc is None:
-            return text, answer
+            return text, answer, None
         check = schema.check(text)
         while not check.ok and guard.reasks < doc.max_reasks and self._affordable(ctx):
             guard.reasks += 1
@@ -137,13 +139,7 @@ class GuardOutput:
             answer = await self._take(ctx)
             text = content_of(answer)
             check = schema.check(text)
-        if not check.ok:
-            guard.events.append(f"schema:{doc.action}")
-            ctx.degradations.append(f"guard_schema:{doc.action}")
-            if doc.action != "flag":
-                replacement = guards.refusal if doc.action == "refuse" else guards.answers["schema"]
-                answer = _with_content(answer, replacement)
-        return text, answer
+        return text, answer, None if check.ok else ("schema", doc.action)
 
     @staticmethod
     def _affordable(ctx: RequestContext) -> bool:
