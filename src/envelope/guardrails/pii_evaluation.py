@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from envelope.guardrails.pii import NER_ENTITIES, Finding, PiiDetector
+from envelope.guardrails.scoring import Score
 
 DEFAULT_PATH = Path(__file__).with_name("data") / "pii.jsonl"
 SPLITS = ("dev", "test")
@@ -31,33 +32,6 @@ class Sample:
     text: str
     entities: tuple[Finding, ...]  # score is always 1.0
     split: str
-
-
-@dataclass(frozen=True, slots=True)
-class Score:
-    """Counts and the figures derived from them."""
-
-    true_positives: int
-    false_positives: int
-    false_negatives: int
-
-    @property
-    def precision(self) -> float:
-        """Share of findings that are right (1.0 when there are none)."""
-        found = self.true_positives + self.false_positives
-        return self.true_positives / found if found else 1.0
-
-    @property
-    def recall(self) -> float:
-        """Share of labelled spans found (1.0 when there are none)."""
-        labelled = self.true_positives + self.false_negatives
-        return self.true_positives / labelled if labelled else 1.0
-
-    @property
-    def f1(self) -> float:
-        """Harmonic mean of precision and recall."""
-        total = self.precision + self.recall
-        return 2 * self.precision * self.recall / total if total else 0.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from envelope.guardrails.scoring import Score
 from envelope.guardrails.toxicity import ToxicityFilter
 
 DEFAULT_PATH = Path(__file__).with_name("data") / "toxicity.jsonl"
@@ -28,32 +29,11 @@ class Example:
 
 
 @dataclass(frozen=True, slots=True)
-class Scores:
+class Scores(Score):
     """Confusion counts with toxic as the positive class, and the texts misjudged."""
 
-    true_positives: int
-    false_positives: int
-    false_negatives: int
     true_negatives: int
     wrong: tuple[Example, ...]
-
-    @property
-    def precision(self) -> float:
-        """Share of flagged texts that are toxic (1.0 when nothing was flagged)."""
-        flagged = self.true_positives + self.false_positives
-        return self.true_positives / flagged if flagged else 1.0
-
-    @property
-    def recall(self) -> float:
-        """Share of toxic texts that were flagged (1.0 when there were none)."""
-        toxic = self.true_positives + self.false_negatives
-        return self.true_positives / toxic if toxic else 1.0
-
-    @property
-    def f1(self) -> float:
-        """Harmonic mean of precision and recall."""
-        total = self.precision + self.recall
-        return 2 * self.precision * self.recall / total if total else 0.0
 
 
 def load(path: Path = DEFAULT_PATH) -> list[Example]:
