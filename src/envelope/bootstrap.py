@@ -8,7 +8,10 @@ the server's event loop (it opens the pooled HTTP session and the store);
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import socket
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,17 +22,22 @@ from envelope.admission import registry as admission_stores
 from envelope.admission.breakers import SharedBreakers
 from envelope.admission.ports import AdmissionStore
 from envelope.cache import registry as answer_stores
+from envelope.cache.ports import AnswerStore
 from envelope.cache.semantic import SemanticCache
 from envelope.cache.semantic_index import SemanticIndex
 from envelope.catalog import Catalog, ServedDeployment, ServedModel
 from envelope.classifier.model import Classifier
-from envelope.config.documents import ConfigSet
+from envelope.config.documents import ConfigSet, Deployment
+from envelope.control.controller import Controller
+from envelope.control.experiments import Experiments
+from envelope.control.shadow import Shadows
 from envelope.core.cache_key import config_version
 from envelope.core.rules import Policy
 from envelope.embeddings.embedder import Embedder
+from envelope.ledger.samples import Sampler
 from envelope.ledger.spool import default_spool_dir
 from envelope.ledger.writer import LedgerWriter
-from envelope.pipeline.account import Account
+from envelope.pipeline.account import Account, Observer
 from envelope.pipeline.admit import Admit, Release
 from envelope.pipeline.authenticate import Authenticate, KeyCache
 from envelope.pipeline.bind import BindEmbeddings, BindEnvelope
@@ -46,9 +54,17 @@ from envelope.pipeline.retrieve import Retrieve
 from envelope.pipeline.route import Decide, Route
 from envelope.pipeline.settle import Settle
 from envelope.providers import registry as providers
+from envelope.providers.base import Provider
 from envelope.providers.minilm import MiniLMEmbeddings
+from envelope.registry.follower import Follower
+from envelope.registry.registry import Registry
 from envelope.retrieval.library import Library
 from envelope.retrieval.shelf import Shelf
+from envelope.slo.alerts import Alert, Alerting
+from envelope.slo.engine import SloEngine
+from envelope.slo.loop import SloLoop
+from envelope.slo.observer import SloObserver, objectives_of
+from envelope.slo.sinks import Dispatcher
 from envelope.store import registry as stores
 from envelope.store.ports import Store
 from envelope.telemetry.metrics import Metrics
@@ -56,6 +72,18 @@ from envelope.telemetry.tracing import Tracing
 from envelope.tokens.tiktoken_counter import TiktokenCounter
 
 log = logging.getLogger("envelope")
+
+RETIRE_GRACE_S = 120.0  # the longest an older serving's requests are waited for
+
+
+def _grace_s(config: ConfigSet) -> float:
+    """How long requests begun on `config` may still run: its longest route deadline,
+    at most RETIRE_GRACE_S."""
+    return min(RETIRE_GRACE_S, max((r.latency.timeout_ms / 1000.0 for r in config.routes), default=0.0) + 1.0)
+
+
+def _context_counter() -> Callable[[str], int]:
+    return TiktokenCounter("o200k_base").text_tokens
 
 
 def route_versions(config: ConfigSet) -> dict[str, str]:
@@ -70,9 +98,14 @@ def route_versions(config: ConfigSet) -> dict[str, str]:
     return versions
 
 
-def build_catalog(config: ConfigSet, session: aiohttp.ClientSession) -> Catalog:
+def build_catalog(config: ConfigSet, session: aiohttp.ClientSession, *, reuse: Catalog | None = None) -> Catalog:
+    """The served models of `config`; a deployment whose document is unchanged from one in
+    `reuse` keeps that one's provider."""
+    kept = {_same(d.doc): d.provider for m in reuse.models.values() for d in m.deployments} if reuse else {}
     models = {
-        m.name: ServedModel(m, [ServedDeployment(d, providers.build(d, session)) for d in m.deployments])
+        m.name: ServedModel(
+            m, [ServedDeployment(d, kept.get(_same(d)) or providers.build(d, session)) for d in m.deployments]
+        )
         for m in config.models
     }
     return Catalog(
@@ -83,25 +116,79 @@ def build_catalog(config: ConfigSet, session: aiohttp.ClientSession) -> Catalog:
     )
 
 
+def _deployments(catalog: Catalog) -> list[ServedDeployment]:
+    return [d for m in catalog.models.values() for d in m.deployments]
+
+
+def _same(deployment: Deployment) -> str:
+    return deployment.model_dump_json()
+
+
+@dataclass(frozen=True, slots=True)
+class Serving:
+    """One activated config: its catalog and chains. A request runs on the serving it
+    began with, so an activation never changes a request halfway."""
+
+    config: ConfigSet
+    version: int | None
+    catalog: Catalog
+    chains: dict[Operation, Chain]
+    authenticate: Authenticate
+    cache: Cache
+    shelf: Shelf | None
+
+
 @dataclass
 class Gateway:
+    """The long-lived parts (store, pooled session, ledger, admission, fleet, answer
+    store, embedder, metrics) and the serving config built over them. `activate()` builds
+    a new serving from another config and swaps it in; deployments whose documents did
+    not change keep their provider (and its connections, or its local model server)."""
+
     config: ConfigSet
     span_processor: SpanProcessor | None = None
     store: Store | None = None
     metrics: Metrics = field(default_factory=Metrics)
-    catalog: Catalog = field(init=False)
-    chains: dict[Operation, Chain] = field(init=False)
+    serving: Serving = field(init=False)
     keys: KeyCache = field(init=False)
-    authenticate: Authenticate = field(init=False)
     ledger: LedgerWriter = field(init=False)
     tracing: Tracing = field(init=False)
     admission: AdmissionStore = field(init=False)
     session: aiohttp.ClientSession = field(init=False)
+    fleet: Fleet | None = field(default=None, init=False)
+    control: Controller = field(init=False)
+    experiments: Experiments = field(init=False)
+    shadows: Shadows = field(init=False)
+    follower: Follower | None = field(default=None, init=False)
+    sampler: Sampler = field(init=False)
+    slo: SloLoop | None = field(default=None, init=False)
+    _slo_observer: SloObserver | None = field(default=None, init=False)
     breakers: SharedBreakers | None = field(default=None, init=False)
-    cache: Cache = field(init=False)
-    shelf: Shelf | None = field(default=None, init=False)
+    _answers: AnswerStore = field(init=False)
+    _semantic: SemanticCache | None = field(default=None, init=False)
     _own: list[Embedder] = field(default_factory=list, init=False)
     _shared_embedder: Embedder | None = field(default=None, init=False)
+    _retiring: set[asyncio.Task[None]] = field(default_factory=set, init=False)
+
+    @property
+    def catalog(self) -> Catalog:
+        return self.serving.catalog
+
+    @property
+    def chains(self) -> dict[Operation, Chain]:
+        return self.serving.chains
+
+    @property
+    def authenticate(self) -> Authenticate:
+        return self.serving.authenticate
+
+    @property
+    def cache(self) -> Cache:
+        return self.serving.cache
+
+    @property
+    def shelf(self) -> Shelf | None:
+        return self.serving.shelf
 
     async def start(self) -> None:
         gw = self.config.gateway
@@ -112,7 +199,6 @@ class Gateway:
             connector=aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, keepalive_timeout=60),
             auto_decompress=True,
         )
-        self.catalog = build_catalog(self.config, self.session)
         self.keys = KeyCache(self.store, gw.key_cache_ttl_s)
         ledger = gw.ledger
         self.ledger = LedgerWriter(
@@ -126,112 +212,226 @@ class Gateway:
         self.ledger.start()
         self.tracing = Tracing(gw.telemetry, self.span_processor)
         self.admission = admission_stores.build(gw.admission)
-        self.authenticate = Authenticate(self.catalog, self.keys)
-        fleet = self._fleet()
-        self.cache = await self._cache()
-        policies = {p.name: Policy(p) for p in self.config.policies}
+        self._answers = answer_stores.build(gw.cache)
+        store = self.store
+        self.control = Controller(gw.control, self.metrics, self.admission, log_transition=store.add_transition)
+        self.experiments = Experiments(
+            self.metrics, interval_s=gw.control.interval_s, log_transition=store.add_transition
+        )
+        self.shadows = Shadows(self.metrics, store.add_shadow)
+        self.sampler = Sampler(store, ledger.sample_payloads)
+        self.sampler.start()
+        self.slo = self._slo_loop()
+        version = await self._registered()
+        self.serving = await self._serve(self.config, version, previous=None)
+        self.control.start()
+        self.experiments.start()
+        if self.slo is not None:
+            self.slo.start()
+        if self.follower is not None:
+            self.follower.start()
+        await asyncio.to_thread(self._warm_counters, self.serving.catalog)
+
+    async def _registered(self) -> int | None:
+        """The config version to start with; `self.config` becomes it. With the registry on,
+        the file's documents are applied (`on_start: file`) or the active version is
+        served (`on_start: registry`), and a follower keeps this gateway on the active one."""
+        gw = self.config.gateway
+        if not gw.registry.enabled:
+            return None
+        assert self.store is not None
+        registry = Registry(self.store, gateway=gw)
+        actor = f"envelope-serve@{socket.gethostname()}"
+        if gw.registry.on_start == "file":
+            await registry.apply(self.config, actor, "applied at start from the config file")
+        version = await registry.start(self.config, actor)
+        if gw.registry.on_start == "registry":
+            self.config = await registry.config(version)
+        self.follower = Follower(registry, self.activate, interval_s=gw.registry.poll_interval_s, current=version)
+        return version
+
+    async def activate(self, config: ConfigSet, version: int | None) -> None:
+        """Serve `config` from now on. Raises (and keeps serving the old config) if it
+        cannot be built. What the new config no longer uses is closed once requests
+        still running on the old one have had time to end."""
+        if config.gateway != self.config.gateway:
+            log.warning("config version %s changes the gateway section: that takes effect at the next start", version)
+            config = config.model_copy(update={"gateway": self.config.gateway})
+        old = self.serving
+        new = await self._serve(config, version, previous=old)
+        await asyncio.to_thread(self._warm_counters, new.catalog)
+        self.serving, self.config = new, config
+        self.control.configure(config)
+        self.experiments.configure(config)
+        self.shadows.configure(new.catalog)
+        if self._slo_observer is not None:
+            self._slo_observer.configure(config)
+        if self.breakers is not None:
+            self.breakers.retarget(_deployments(new.catalog))
+        kept = {id(p) for p in new.catalog.providers()}
+        retired = [p for p in old.catalog.providers() if id(p) not in kept]
+        shelf = old.shelf if old.shelf is not None and old.shelf is not new.shelf else None
+        task = asyncio.create_task(self._retire(retired, shelf, _grace_s(old.config)), name="envelope-retire")
+        self._retiring.add(task)
+        task.add_done_callback(self._retiring.discard)
+        log.info("config version %s is active", version)
+
+    async def _serve(self, config: ConfigSet, version: int | None, *, previous: Serving | None) -> Serving:
+        """Build the catalog and chains of `config` over the long-lived parts."""
+        gw = self.config.gateway
+        catalog = build_catalog(config, self.session, reuse=previous.catalog if previous else None)
+        authenticate = Authenticate(catalog, self.keys)
+        fleet = self._fleet_for(catalog)
+        cache = await self._cache(config, catalog)
+        policies = {p.name: Policy(p) for p in config.policies}
         infer, settle, detectors = Infer(fleet), Settle(), Detectors()
-        retrieve = await self._retrieve_stage()
-        guarded = [r.guards for r in self.config.routes]
+        shelf = await self._shelf(config, previous.shelf if previous else None)
+        retrieve = Retrieve(shelf, await self._embedder("retrieval", catalog), _context_counter()) if shelf else None
+        guarded = [r.guards for r in config.routes]
         grounding = any(g.groundedness is not None for g in guarded)
-        self.chains = build_chains(
-            authenticate=self.authenticate,
-            parse_chat=ParseChat(self.catalog),
-            parse_embeddings=ParseEmbeddings(self.catalog),
-            bind_chat=BindEnvelope(self.catalog),
+        chains = build_chains(
+            authenticate=authenticate,
+            parse_chat=ParseChat(catalog),
+            parse_embeddings=ParseEmbeddings(catalog),
+            bind_chat=BindEnvelope(catalog),
             guard_input=GuardInput(detectors) if any(g.pii or g.schema_ for g in guarded) else None,
-            cache=self.cache,
-            classify=await self._classify_stage(policies),
-            decide=Decide(policies),
+            cache=cache,
+            classify=await self._classify_stage(config, catalog, policies),
+            decide=Decide(policies, self.control, self.experiments, config.flags),
             retrieve=retrieve,
-            route=Route(self.catalog),
+            route=Route(catalog),
             bind_embeddings=BindEmbeddings(),
-            admit=Admit(self.catalog, self.admission, gw.admission, fleet),
+            admit=Admit(catalog, self.admission, gw.admission, fleet),
             infer=infer,
             settle=settle,
             guard_output=GuardOutput(
                 infer,
                 settle,
                 detectors,
-                await self._embedder("groundedness") if grounding else None,
-                self.shelf,
+                await self._embedder("groundedness", catalog) if grounding else None,
+                shelf,
             )
             if any(checks_answers(g) for g in guarded)
             else None,
-            finishers=[self.cache, Release(self.admission), Account(self.ledger, self.metrics, self.tracing)],
+            finishers=[
+                cache,
+                Release(self.admission),
+                self.shadows,
+                Account(self.ledger, self.metrics, self.tracing, observers=self._observers()),
+            ],
             tracing=self.tracing,
         )
-        await asyncio.to_thread(self._warm_counters)
+        if previous is None:
+            self.control.configure(config)
+            self.experiments.configure(config)
+            self.shadows.configure(catalog)
+            if self._slo_observer is not None:
+                self._slo_observer.configure(config)
+        return Serving(config, version, catalog, chains, authenticate, cache, shelf)
 
-    def _fleet(self) -> Fleet:
-        """Deployment state; breaker openings shared through Redis when admission uses it."""
+    def _slo_loop(self) -> SloLoop | None:
+        """The SLO engine fed by every request, evaluated every interval: alerts to the
+        configured sinks, firing alerts in `envelope_alerts_firing`."""
+        settings = self.config.gateway.slo
+        if not settings.enabled:
+            return None
+        engine = SloEngine(settings, objectives_of(self.config))
+        self._slo_observer = SloObserver(engine, self.metrics)
+        loop = SloLoop(
+            engine,
+            Alerting(settings),
+            Dispatcher.of(settings.sinks, self.session),
+            interval_s=settings.evaluation_interval_s,
+        )
+        loop.on_alerts.append(self._count_firing)
+        return loop
+
+    def _count_firing(self, firing: list[Alert]) -> None:
+        gauge = self.metrics.alerts_firing
+        gauge.clear()
+        for alert in firing:
+            gauge.labels(alert.name, alert.severity).inc()
+
+    def _observers(self) -> list[Observer]:
+        """Told of every finished request, after the ledger and metrics."""
+        told: list[Observer] = [self.control, self.experiments, self.sampler]
+        return told if self._slo_observer is None else [self._slo_observer, *told]
+
+    def _fleet_for(self, catalog: Catalog) -> Fleet:
+        """Deployment state, built once; breaker openings shared through Redis when admission uses it."""
+        if self.fleet is not None:
+            return self.fleet
         gw = self.config.gateway
         if not (gw.breakers.share and gw.admission.store_url.startswith("redis://")):
-            return Fleet()
+            self.fleet = Fleet()
+            return self.fleet
         self.breakers = SharedBreakers(
             gw.admission.store_url,
             prefix=gw.admission.key_prefix,
             timeout_s=gw.admission.timeout_s,
             poll_interval_s=gw.breakers.poll_interval_s,
-            deployments=self._deployments(),
+            deployments=_deployments(catalog),
         )
-        fleet = Fleet(on_open=self.breakers.opened)
-        self.breakers.start(fleet)
-        return fleet
+        self.fleet = Fleet(on_open=self.breakers.opened)
+        self.breakers.start(self.fleet)
+        return self.fleet
 
-    async def _cache(self) -> Cache:
-        """The cache stage; with a semantic index (seeded from the shared store) and the
-        embedder when some route caches semantically."""
-        settings = self.config.gateway.cache
-        routes = {r.name: r for r in self.config.routes}
-        semantic, embedder = None, None
+    async def _cache(self, config: ConfigSet, catalog: Catalog) -> Cache:
+        """The cache stage of `config`, over the one answer store; with the semantic index
+        (seeded from the shared store) and the embedder once some route caches semantically."""
+        routes = {r.name: r for r in config.routes}
+        embedder = None
         if any(r.cache.semantic is not None for r in routes.values()):
-            index_doc = settings.semantic
-            index = SemanticIndex(
-                max_entries=index_doc.max_entries,
-                m=index_doc.hnsw_m,
-                ef_construction=index_doc.ef_construction,
-                ef_search=index_doc.ef_search,
-            )
-            semantic = SemanticCache(
-                index, answer_stores.build_feed(settings), sync_interval_s=index_doc.sync_interval_s
-            )
-            await semantic.start()
-            embedder = await self._embedder("semantic cache")
+            if self._semantic is None:
+                index_doc = self.config.gateway.cache.semantic
+                index = SemanticIndex(
+                    max_entries=index_doc.max_entries,
+                    m=index_doc.hnsw_m,
+                    ef_construction=index_doc.ef_construction,
+                    ef_search=index_doc.ef_search,
+                )
+                self._semantic = SemanticCache(
+                    index,
+                    answer_stores.build_feed(self.config.gateway.cache),
+                    sync_interval_s=index_doc.sync_interval_s,
+                )
+                await self._semantic.start()
+            embedder = await self._embedder("semantic cache", catalog)
         return Cache(
-            answer_stores.build(settings),
-            settings,
-            route_versions(self.config),
+            self._answers,
+            self.config.gateway.cache,
+            route_versions(config),
             routes=routes,
-            semantic=semantic,
+            semantic=self._semantic,
             embedder=embedder,
+            relief=self.control.cache_relief,
         )
 
-    async def _retrieve_stage(self) -> Retrieve | None:
-        """The retrieve stage if some route retrieves: its knowledge bases loaded (and
-        watched for new versions, which drop the routes' cached answers)."""
-        names = [r.retrieval.knowledge_base for r in self.config.routes if r.retrieval is not None]
+    async def _shelf(self, config: ConfigSet, previous: Shelf | None) -> Shelf | None:
+        """The knowledge bases `config`'s routes retrieve from, loaded (and watched for new
+        versions, which drop the routes' cached answers); the previous shelf if the same."""
+        names = sorted({r.retrieval.knowledge_base for r in config.routes if r.retrieval is not None})
         if not names:
             return None
+        if previous is not None and previous.names == names:
+            return previous
         knowledge = self.config.gateway.knowledge
-        cache = self.cache
 
         async def changed(name: str) -> None:
-            await cache.invalidate(f"kb:{name}")
+            await self.serving.cache.invalidate(f"kb:{name}")
 
-        self.shelf = Shelf(
+        shelf = Shelf(
             Library(Path(knowledge.directory)), names, poll_interval_s=knowledge.poll_interval_s, on_change=changed
         )
-        await self.shelf.start()
-        counter = TiktokenCounter("o200k_base")
-        return Retrieve(self.shelf, await self._embedder("retrieval"), counter.text_tokens)
+        await shelf.start()
+        return shelf
 
-    async def _embedder(self, purpose: str) -> Embedder:
+    async def _embedder(self, purpose: str, catalog: Catalog) -> Embedder:
         """The process's one MiniLM: the `minilm` provider's if one is configured, else
         the gateway's own; loaded now, not on a first request."""
         if self._shared_embedder is None:
             settings = self.config.gateway.classifier
-            shared = [d.provider.embedder for d in self._deployments() if isinstance(d.provider, MiniLMEmbeddings)]
+            shared = [d.provider.embedder for d in _deployments(catalog) if isinstance(d.provider, MiniLMEmbeddings)]
             self._shared_embedder = shared[0] if shared else Embedder(settings.max_batch, settings.runtime)
             if not shared:
                 self._own.append(self._shared_embedder)
@@ -241,32 +441,58 @@ class Gateway:
             log.warning("%s: embedding model unavailable (%s); going on without it until it loads", purpose, exc)
         return self._shared_embedder
 
-    async def _classify_stage(self, policies: dict[str, Policy]) -> Classify | None:
+    async def _classify_stage(
+        self, config: ConfigSet, catalog: Catalog, policies: dict[str, Policy]
+    ) -> Classify | None:
         """The classify stage if any route needs it, sharing the `minilm` provider's
         embedder when one is configured; the model is loaded now, not on a first request."""
         routes = [
             r.name
-            for r in self.config.routes
+            for r in config.routes
             if r.classify or (r.classify is None and r.policy is not None and policies[r.policy].needs_classifier)
         ]
         if not routes:
             return None
 
-        embedder = await self._embedder("classifier")
+        embedder = await self._embedder("classifier", catalog)
         return Classify(Classifier.load(), embedder, self.config.gateway.classifier, routes)
 
-    def _deployments(self) -> list[ServedDeployment]:
-        return [d for m in self.catalog.models.values() for d in m.deployments]
-
-    def _warm_counters(self) -> None:
+    @staticmethod
+    def _warm_counters(catalog: Catalog) -> None:
         """Load each model's tokenizer now rather than on its first request."""
-        for model in self.catalog.models.values():
+        for model in catalog.models.values():
             model.counter.text_tokens("warm up")
 
+    @staticmethod
+    async def _retire(providers: list[Provider], shelf: Shelf | None, grace_s: float) -> None:
+        """Close what an older serving alone used, once its requests have had time to end
+        (at once when the gateway stops first)."""
+        try:
+            await asyncio.sleep(grace_s)
+        finally:
+            if shelf is not None:
+                await shelf.close()
+            for provider in providers:
+                await provider.close()
+
     async def stop(self) -> None:
+        if self.follower is not None:
+            await self.follower.close()
+        for task in list(self._retiring):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self.control.close()
+        await self.experiments.close()
+        await self.shadows.close()
+        await self.sampler.close()
+        if self.slo is not None:
+            await self.slo.close()
         if self.shelf is not None:
             await self.shelf.close()
-        await self.cache.close()
+        if self._semantic is not None:
+            await self._semantic.close()
+        await self._answers.close()
         if self.breakers is not None:
             await self.breakers.close()
         for embedder in self._own:

@@ -159,3 +159,34 @@ def test_bad_policies_are_refused() -> None:
         PolicyDoc.model_validate({"name": "p", "rules": [{"name": "r", "when": {"intent": ["poetry"]}, "then": {}}]})
     with pytest.raises(ValidationError, match="over_budget"):
         PolicyDoc.model_validate({"name": "p", "rules": [{"name": "r", "then": {"over_budget": ["pray"]}}]})
+
+
+def test_a_flag_condition_holds_only_when_every_flag_named_is_on() -> None:
+    doc = PolicyDoc.model_validate(
+        {
+            "name": "flagged",
+            "rules": [
+                {"name": "new-router", "when": {"flags": ["new_router", "beta"]}, "then": {"tier": "L"}},
+                {"name": "rest", "then": {"tier": "S"}},
+            ],
+        }
+    )
+    policy = Policy(doc)
+    assert "flags" in policy.reads
+    assert policy.decide(facts(flags=frozenset({"new_router", "beta", "x"})), "M").tier == "L"
+    assert policy.decide(facts(flags=frozenset({"new_router"})), "M").tier == "S"
+    assert policy.decide(facts(), "M").tier == "S"
+
+
+def test_a_policy_may_only_name_declared_flags() -> None:
+    from envelope.config.documents import ConfigSet
+
+    base = {
+        "models": [{"name": "m", "deployments": [{"name": "d", "provider": {"type": "local"}}]}],
+        "routes": [{"name": "default", "policy": "p"}],
+        "tenants": [{"name": "t"}],
+        "policies": [{"name": "p", "rules": [{"name": "r", "when": {"flags": ["beta"]}, "then": {"tier": "S"}}]}],
+    }
+    with pytest.raises(ValidationError, match="unknown flag 'beta'"):
+        ConfigSet.model_validate(base)
+    ConfigSet.model_validate(base | {"flags": [{"name": "beta"}]})

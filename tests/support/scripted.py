@@ -4,7 +4,8 @@ gateway sent it (redacted prompts, retrieved context, re-asks).
 
 Answers: the first rule whose key occurs in the user messages' text gives the content
 (a list of contents is served in turn, the last one repeating); else `default`.
-Every request body received is kept in `received`. Streams are sent as SSE in three
+Every request body received is kept in `received`. `delays` makes the upstream slow for
+one upstream model name (`delays["medium"] = 0.3`), and can be changed while it serves. Streams are sent as SSE in three
 content chunks and a usage chunk when asked for.
 """
 
@@ -29,6 +30,7 @@ class ScriptedUpstream:
     rules: dict[str, str | list[str]] = field(default_factory=dict)
     default: str = "ok"
     received: list[dict[str, Any]] = field(default_factory=list)
+    delays: dict[str, float] = field(default_factory=dict)  # upstream model name → seconds before answering
 
     @property
     def url(self) -> str:
@@ -47,6 +49,9 @@ class ScriptedUpstream:
     async def chat(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
         self.received.append(body)
+        delay = self.delays.get(body.get("model", ""), 0.0)
+        if delay > 0:
+            await asyncio.sleep(delay)
         content = self.answer_for(body)
         prompt = sum(len(str(m.get("content") or "")) for m in body["messages"]) // 4 + 1
         usage = {"prompt_tokens": prompt, "completion_tokens": len(content.split()) + 1}

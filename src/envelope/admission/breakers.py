@@ -59,6 +59,11 @@ class SharedBreakers:
         self._fleet = fleet
         self._poller = asyncio.get_running_loop().create_task(self._poll())
 
+    def retarget(self, deployments: Sequence[ServedDeployment]) -> None:
+        """A new config is active: watch its deployments from now on."""
+        self._deployments = list(deployments)
+        self._keys = [self._key(d) for d in self._deployments]
+
     def opened(self, deployment: ServedDeployment) -> None:
         """Fleet callback: a breaker opened here; tell the others (in the background)."""
         task = asyncio.get_running_loop().create_task(self._publish(deployment))
@@ -75,12 +80,13 @@ class SharedBreakers:
     async def read_once(self) -> None:
         """Adopt every opening the other replicas published."""
         assert self._fleet is not None
-        if not self._keys:
+        deployments, keys = self._deployments, self._keys  # as they were when asked (a retarget may follow)
+        if not keys:
             return
         async with asyncio.timeout(self._timeout):
-            left = await self._client.script("read", self._keys, [])
+            left = await self._client.script("read", keys, [])
         now = time.monotonic()
-        for deployment, ms in zip(self._deployments, left, strict=True):
+        for deployment, ms in zip(deployments, left, strict=True):
             if int(ms) > 0:
                 self._fleet.adopt(deployment, remaining_s=int(ms) / 1000.0, now=now)
 

@@ -164,3 +164,18 @@ def start_gateway(directory: Path, document: dict[str, Any], env: dict[str, str]
 
     _wait(healthy, proc, "gateway", 60, log)
     return GatewayProcess(directory, port, secret, admin, proc, log)
+
+
+def issue_tenant_keys(gateway: GatewayProcess, tenants: list[str]) -> dict[str, str]:
+    """A tenant key for each of `tenants` in the gateway's store (for traffic of several tenants)."""
+
+    async def issue() -> dict[str, str]:
+        config = loader.load(gateway.directory / "envelope.yaml")
+        store = SQLStore(config.gateway.database_url)
+        await store.open()
+        try:
+            return {tenant: (await keys.issue(store, config, tenant=tenant))[1] for tenant in tenants}
+        finally:
+            await store.close()
+
+    return asyncio.run(issue())

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from envelope.cli import bench, cache, classifier, guard, kb, keys, report
+from envelope.cli import bench, cache, classifier, evals, experiments, guard, kb, keys, registry, report
 from envelope.cli.common import console, load_config
 from envelope.cli.serve import serve
 
@@ -24,7 +24,11 @@ app.add_typer(classifier.app, name="classifier")
 app.add_typer(cache.app, name="cache")
 app.add_typer(kb.app, name="kb")
 app.add_typer(guard.app, name="guard")
+app.add_typer(experiments.app, name="experiments")
 app.command()(serve)
+for _command in (registry.diff, registry.apply, registry.history, registry.rollback, registry.flags):
+    app.command(epilog=registry.EXIT_CODES)(_command)
+app.command("eval")(evals.evaluate)
 
 
 @config_app.command("validate")

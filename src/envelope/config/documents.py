@@ -7,9 +7,13 @@ adapter in `providers/` and one line in `providers/registry.py`.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, field_validator, model_validator
+
+from envelope.config.base import Document
+from envelope.config.slo import RouteSloDoc, SloSettingsDoc
 
 Tier = Literal["S", "M", "L"]
 Mode = Literal["fast", "balanced", "precise"]
@@ -22,10 +26,6 @@ Intent = Literal[
 Complexity = Literal["low", "medium", "high"]
 OverBudgetStep = Literal["shrink_context", "lower_tier", "cap_output"]
 CapacityStep = Literal["wait", "next_tier"]
-
-
-class Document(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 # --- providers -------------------------------------------------------------------
@@ -173,6 +173,9 @@ class Condition(Document):
     complexity: list[Complexity] | None = Field(default=None, description="Needs the classifier")
     risk: NumberTest | None = Field(default=None, description="Risk score 0..1; needs the classifier")
     risk_flags: list[str] | None = Field(default=None, description="Holds if any of these risk rules fired")
+    flags: list[str] | None = Field(
+        default=None, description="Holds when every one of these feature flags is on (now, for the request's tenant)"
+    )
 
     def needs_classifier(self) -> bool:
         return any(v is not None for v in (self.intent, self.complexity, self.risk, self.risk_flags))
@@ -378,6 +381,96 @@ class RouteGuardsDoc(Document):
         return self
 
 
+class AdaptiveDoc(Document):
+    """Adaptive control of a route (`core/control.py`): when its p95 stays over the target,
+    serve it from a smaller tier; recover, one step at a time, with hysteresis."""
+
+    p95_ms: float | None = Field(default=None, gt=0, description="The p95 to hold; default: the route's latency.p95_ms")
+    window_s: float = Field(default=60.0, gt=0, description="Rolling window the p95 is measured over")
+    min_requests: int = Field(default=20, ge=1, description="Fewer requests in the window: no decision")
+    breach_for_s: float = Field(default=30.0, ge=0, description="How long the p95 must stay over target to downgrade")
+    recover_ratio: float = Field(
+        default=0.8, gt=0, le=1, description="Recover when the nominal tier's p95 is under this share of the target"
+    )
+    recover_for_s: float = Field(default=60.0, ge=0, description="How long it must stay there (hysteresis)")
+    probe_share: float = Field(
+        default=0.05,
+        ge=0,
+        le=1,
+        description="Share of a downgraded route's requests kept at the nominal tier, to see it recover",
+    )
+    min_probes: int = Field(default=5, ge=1, description="Probes needed in the window to judge the nominal tier")
+    retry_after_s: float = Field(
+        default=300.0, gt=0, description="Too few probes for this long: try one level up anyway"
+    )
+    max_steps: int = Field(default=1, ge=1, le=2, description="Most tiers a route is lowered by")
+
+
+class SpendControlDoc(Document):
+    """When a tenant's spend nears its budget: a cheaper tier and a more eager cache."""
+
+    threshold: float = Field(default=0.8, gt=0, le=1, description="Share of the budget spent that starts economy")
+    hysteresis: float = Field(default=0.05, ge=0, lt=1, description="Economy ends below threshold − hysteresis")
+    lower_tier: bool = Field(default=True, description="Serve economy requests one tier lower")
+    cache_relief: float = Field(
+        default=0.03, ge=0, lt=0.5, description="Lower the semantic-cache threshold by this in economy"
+    )
+
+
+class ArmDoc(Document):
+    """One arm of an experiment: the route as configured, changed by what the arm sets."""
+
+    name: str
+    weight: float = Field(ge=0, description="Share of the route's units (keys or requests), relative to the others")
+    policy: str | None = Field(default=None, description="Route this arm's requests with this policy instead")
+    quality_tier: Tier | None = Field(default=None, description="This arm's base tier instead of the route's")
+    model: str | None = Field(default=None, description="Serve this arm's `model: auto` requests with this model")
+
+
+class RollbackDoc(Document):
+    """When a canary's candidate is rolled back (all its traffic back to the control arm)."""
+
+    min_requests: int = Field(default=50, ge=1, description="Requests the candidate needs in the window to be judged")
+    window_s: float = Field(default=300.0, gt=0, description="Window the arms are compared over")
+    max_p95_ratio: float = Field(default=1.5, gt=1, description="Candidate p95 over this × control's: roll back")
+    max_error_rate_delta: float = Field(default=0.02, ge=0, le=1, description="Error rate over control's + this")
+    max_guard_rate_delta: float = Field(
+        default=0.05, ge=0, le=1, description="Share of answers a guardrail changed or flagged over control's + this"
+    )
+
+
+class ExperimentDoc(Document):
+    """A weighted A/B test or a canary on a route. The first arm is the control."""
+
+    name: str
+    kind: Literal["ab", "canary"] = Field(default="ab", description="canary: rolled back automatically on breach")
+    unit: Literal["key", "request"] = Field(
+        default="key", description="What is assigned to an arm: each API key (sticky) or each request"
+    )
+    arms: list[ArmDoc] = Field(min_length=2)
+    rollback: RollbackDoc = RollbackDoc()
+
+    @model_validator(mode="after")
+    def _arms(self) -> ExperimentDoc:
+        _unique(f"arm of experiment {self.name!r}:", [a.name for a in self.arms])
+        if sum(a.weight for a in self.arms) <= 0:
+            raise ValueError(f"experiment {self.name!r}: the arms' weights add up to 0")
+        if self.kind == "canary" and len(self.arms) != 2:
+            raise ValueError(f"experiment {self.name!r}: a canary has two arms, control and candidate")
+        return self
+
+
+class ShadowDoc(Document):
+    """Shadow traffic: the primary answers; the shadow model is asked the same afterwards,
+    off the request's path, never billed to the tenant; both are kept for comparison
+    (`envelope experiments shadow`)."""
+
+    model: str = Field(description="The model asked in the shadow")
+    share: float = Field(default=1.0, gt=0, le=1, description="Share of the route's answered requests shadowed")
+    max_in_flight: int = Field(default=4, ge=1, description="Shadow calls at once; more are dropped, not queued")
+    timeout_s: float = Field(default=30.0, gt=0)
+
+
 class RouteDoc(Document):
     name: str
     latency: LatencyTargets = LatencyTargets()
@@ -404,6 +497,16 @@ class RouteDoc(Document):
     )
     retrieval: RouteRetrievalDoc | None = Field(default=None, description="Add knowledge-base passages as context")
     guards: RouteGuardsDoc = RouteGuardsDoc()
+    adaptive: AdaptiveDoc | None = Field(default=None, description="Downgrade on p95 breach, recover with hysteresis")
+    experiment: ExperimentDoc | None = Field(default=None, description="A/B test or canary between arms")
+    shadow: ShadowDoc | None = Field(default=None, description="Also ask another model, off the path, for comparison")
+    slo: RouteSloDoc = Field(default_factory=RouteSloDoc, description="Objectives and alert overrides (SLO engine)")
+
+    @model_validator(mode="after")
+    def _adaptive_has_a_target(self) -> RouteDoc:
+        if self.adaptive is not None and self.adaptive.p95_ms is None and self.latency.p95_ms is None:
+            raise ValueError(f"route {self.name!r}: adaptive needs adaptive.p95_ms or latency.p95_ms")
+        return self
 
     @model_validator(mode="after")
     def _hedge_has_a_delay(self) -> RouteDoc:
@@ -444,6 +547,12 @@ class LedgerDoc(Document):
     )
     write_timeout_s: float = Field(default=30.0, gt=0, description="A store write slower than this is spooled")
     retry_interval_s: float = Field(default=1.0, gt=0, description="How often to try the store again while it is away")
+    sample_payloads: float = Field(
+        default=0.01,
+        ge=0,
+        le=1,
+        description="Share of chat requests kept whole (PII redacted: request and answer) for `envelope replay`",
+    )
 
 
 def _default_shares() -> dict[Priority, float]:
@@ -535,6 +644,27 @@ class KnowledgeDoc(Document):
     poll_interval_s: float = Field(default=2.0, gt=0, description="How often a gateway looks for new versions")
 
 
+class ControlDoc(Document):
+    """The adaptive controller's loop (routes opt in with `adaptive`; tenants with budgets
+    are watched for spend when `spend` is set)."""
+
+    interval_s: float = Field(default=1.0, gt=0, description="How often routes and spend are evaluated")
+    spend: SpendControlDoc | None = Field(default=None, description="Economy for tenants near their budget")
+
+
+class RegistryDoc(Document):
+    """The policy registry: the config documents are versioned in the store; gateways
+    follow its active version (`envelope apply`, `envelope rollback`) without a restart."""
+
+    enabled: bool = Field(default=True, description="Version the documents and follow the active version")
+    on_start: Literal["file", "registry"] = Field(
+        default="file",
+        description="At start: apply the config file's documents (a new version if they changed), or serve "
+        "the registry's active version (the file's only when none is active yet)",
+    )
+    poll_interval_s: float = Field(default=1.0, gt=0, description="How often the active version is read")
+
+
 class GatewayDoc(Document):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)
@@ -549,6 +679,35 @@ class GatewayDoc(Document):
     breakers: BreakersDoc = BreakersDoc()
     cache: CacheDoc = CacheDoc()
     knowledge: KnowledgeDoc = KnowledgeDoc()
+    control: ControlDoc = ControlDoc()
+    registry: RegistryDoc = RegistryDoc()
+    slo: SloSettingsDoc = Field(default_factory=SloSettingsDoc, description="The SLO engine, its alerts and sinks")
+
+
+class FlagDoc(Document):
+    """A feature flag: on when enabled, inside its time window (UTC) and for its tenants
+    (`core/flags.py` decides). Policies and code ask for it by name."""
+
+    name: str
+    enabled: bool = Field(default=True, description="Off overrides everything else")
+    activate_at: datetime | None = Field(default=None, description="On from this time (UTC unless a zone is given)")
+    deactivate_at: datetime | None = Field(default=None, description="Off from this time (UTC unless a zone is given)")
+    tenants: list[str] | None = Field(default=None, description="On only for these tenants; default: every tenant")
+    description: str | None = None
+
+    @field_validator("activate_at", "deactivate_at")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        # A time without a zone is UTC: comparisons with the clock then never mix naive and aware.
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+    @model_validator(mode="after")
+    def _window(self) -> FlagDoc:
+        if self.activate_at is not None and self.deactivate_at is not None and self.deactivate_at <= self.activate_at:
+            raise ValueError(f"flag {self.name!r}: deactivate_at must be after activate_at")
+        return self
 
 
 class ConfigFile(Document):
@@ -559,6 +718,7 @@ class ConfigFile(Document):
     routes: list[RouteDoc] = []
     tenants: list[TenantDoc] = []
     policies: list[PolicyDoc] = []
+    flags: list[FlagDoc] = []
 
 
 class ConfigSet(Document):
@@ -569,6 +729,7 @@ class ConfigSet(Document):
     routes: list[RouteDoc]
     tenants: list[TenantDoc]
     policies: list[PolicyDoc] = []
+    flags: list[FlagDoc] = []
 
     @model_validator(mode="after")
     def _references_resolve(self) -> ConfigSet:
@@ -576,6 +737,7 @@ class ConfigSet(Document):
         _unique("route", [r.name for r in self.routes])
         _unique("tenant", [t.name for t in self.tenants])
         _unique("policy", [p.name for p in self.policies])
+        _unique("flag", [f.name for f in self.flags])
         for policy in self.policies:
             _unique(f"rule of policy {policy.name!r}:", [r.name for r in policy.rules])
         _unique("deployment", [d.name for m in self.models for d in m.deployments])
@@ -589,6 +751,7 @@ class ConfigSet(Document):
                     raise ValueError(f"route {route.name!r} names unknown model {name!r}")
             if route.policy is not None and route.policy not in {p.name for p in self.policies}:
                 raise ValueError(f"route {route.name!r} names unknown policy {route.policy!r}")
+            _check_trials(route, {p.name for p in self.policies}, {m.name: m for m in self.models})
             if route.cache.volatility not in self.gateway.cache.ttl_s:
                 raise ValueError(
                     f"route {route.name!r}: cache volatility {route.cache.volatility!r} is not in gateway.cache.ttl_s "
@@ -597,7 +760,32 @@ class ConfigSet(Document):
         for tenant in self.tenants:
             if tenant.default_route not in route_names:
                 raise ValueError(f"tenant {tenant.name!r} names unknown route {tenant.default_route!r}")
+        tenant_names = {t.name for t in self.tenants}
+        flag_names = {f.name for f in self.flags}
+        for policy in self.policies:
+            for rule in policy.rules:
+                for name in rule.when.flags or []:
+                    if name not in flag_names:
+                        raise ValueError(f"policy {policy.name!r} rule {rule.name!r} names unknown flag {name!r}")
+        for flag in self.flags:
+            for name in flag.tenants or []:
+                if name not in tenant_names:
+                    raise ValueError(f"flag {flag.name!r} names unknown tenant {name!r}")
         return self
+
+
+def _check_trials(route: RouteDoc, policies: set[str], models: dict[str, ModelDoc]) -> None:
+    """The experiment's arms and the shadow name policies and chat models the route may use."""
+    allowed = set(route.models) if route.models is not None else set(models)
+    for arm in route.experiment.arms if route.experiment else []:
+        where = f"route {route.name!r}: experiment arm {arm.name!r}"
+        if arm.policy is not None and arm.policy not in policies:
+            raise ValueError(f"{where} names unknown policy {arm.policy!r}")
+        if arm.model is not None and (arm.model not in allowed or models[arm.model].embedding):
+            raise ValueError(f"{where} names {arm.model!r}, not a chat model of the route")
+    shadow = route.shadow
+    if shadow is not None and (shadow.model not in models or models[shadow.model].embedding):
+        raise ValueError(f"route {route.name!r}: shadow model {shadow.model!r} is not a chat model")
 
 
 def _unique(kind: str, names: list[str]) -> None:

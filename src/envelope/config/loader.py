@@ -84,6 +84,7 @@ def _merge(parts: list[tuple[Path, ConfigFile]]) -> ConfigSet:
             routes=[r for _, f in parts for r in f.routes],
             tenants=[t for _, f in parts for t in f.tenants],
             policies=[p for _, f in parts for p in f.policies],
+            flags=[flag for _, f in parts for flag in f.flags],
         )
     except ValidationError as exc:
         raise ConfigError(_describe(Path(files), exc)) from exc

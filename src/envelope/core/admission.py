@@ -194,11 +194,15 @@ class Planner:
         if cached is not None and now < cached.period_end:
             return cached
         start, end = period_bounds(budget, now)
-        reservation = Reservation(
-            f"budget:{tenant.name}:{int(start)}", "tenant budget", budget.hard_usd, budget.soft_usd, end
-        )
+        key = budget_key(tenant.name, start)
+        reservation = Reservation(key, "tenant budget", budget.hard_usd, budget.soft_usd, end)
         self._budgets[tenant.name] = reservation
         return reservation
+
+
+def budget_key(tenant: str, period_start: float) -> str:
+    """Where a tenant's spend for the period starting at `period_start` is kept."""
+    return f"budget:{tenant}:{int(period_start)}"
 
 
 def settlement(ask: Ask, *, actual_usd: float, output_tokens: int) -> Settlement:

@@ -43,6 +43,7 @@ class Facts:
     complexity: str | None = None
     risk: float | None = None
     risk_flags: frozenset[str] = frozenset()
+    flags: frozenset[str] = frozenset()  # feature flags on for this request
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,6 +202,8 @@ def _tests(when: Any) -> list[Test]:
             tests.append(_number(name, wanted))
         elif name == "risk_flags":
             tests.append(_any_flag(frozenset(wanted)))
+        elif name == "flags":
+            tests.append(_all_flags(frozenset(wanted)))
         elif isinstance(wanted, list):
             tests.append(_one_of(name, frozenset(wanted)))
         else:
@@ -210,6 +213,10 @@ def _tests(when: Any) -> list[Test]:
 
 def _any_flag(flags: frozenset[str]) -> Test:
     return lambda facts: not flags.isdisjoint(facts.risk_flags)
+
+
+def _all_flags(flags: frozenset[str]) -> Test:
+    return lambda facts: flags <= facts.flags
 
 
 def _one_of(name: str, allowed: frozenset[Any]) -> Test:

@@ -8,6 +8,10 @@ POST   /admin/cache/purge           {"tenant"?, "route"?} → {"purged": N}: dro
 POST   /admin/cache/events          {"event"} → {"routes": [...], "purged": N}: an event happened (a knowledge
                                     base re-ingested, a catalogue changed); routes naming it in
                                     cache.invalidate_on drop their answers
+GET    /admin/slo                   the SLO engine's last evaluation: per route rolling p50/p95/p99, TTFT p95,
+                                    error rate, objectives (good share, budget left, burn rates); spend;
+                                    firing alerts; adaptive control levels, tenants in economy, experiments
+GET    /admin/control/transitions   [?since=EPOCH&scope=PREFIX] downgrades, recoveries, economy, canary rollbacks
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import dataclasses
 import time
 
 import msgspec
+from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -48,7 +53,14 @@ async def _admin(request: Request) -> Gateway:
 
 
 def _json(value: object, status: int = 200) -> Response:
-    return Response(msgspec.json.encode(value), status_code=status, media_type=_JSON)
+    return Response(msgspec.json.encode(value, enc_hook=_plain), status_code=status, media_type=_JSON)
+
+
+def _plain(value: object) -> object:
+    """Config documents inside reports are written as their fields."""
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    raise NotImplementedError(f"cannot encode {type(value).__name__}")
 
 
 def _public(record: KeyRecord) -> dict[str, object]:
@@ -118,10 +130,45 @@ async def cache_event(request: Request) -> Response:
     return _json({"event": ask.event, "routes": routes, "purged": purged})
 
 
+async def slo(request: Request) -> Response:
+    gateway = await _admin(request)
+    loop = gateway.slo
+    report = loop.last_report if loop is not None else None
+    body: dict[str, object] = {
+        "config_version": gateway.serving.version,
+        "evaluated_at": report.at if report else None,
+        "routes": [dataclasses.asdict(r) for r in report.routes] if report else [],
+        "spend": [dataclasses.asdict(s) for s in report.spend] if report else [],
+        "alerts": [dataclasses.asdict(a) for a in loop.alerting.firing()] if loop is not None else [],
+        "control": {
+            "levels": {name: gateway.control.level(name) for name in gateway.catalog.routes},
+            "economy": sorted(t for t in gateway.catalog.tenants if gateway.control.in_economy(t)),
+            "rolled_back": {
+                name: why for name in gateway.catalog.routes if (why := gateway.experiments.rolled_back(name))
+            },
+        },
+    }
+    return _json(body)
+
+
+async def transitions(request: Request) -> Response:
+    gateway = await _admin(request)
+    assert gateway.store is not None
+    since = request.query_params.get("since")
+    try:
+        after = float(since) if since is not None else None
+    except ValueError:
+        raise InvalidRequest("since must be a number of seconds since the epoch.", param="since") from None
+    found = await gateway.store.transitions(after, request.query_params.get("scope"))
+    return _json({"object": "list", "data": [dataclasses.asdict(t) for t in found]})
+
+
 routes = [
     Route("/admin/keys", list_keys, methods=["GET"]),
     Route("/admin/keys", create_key, methods=["POST"]),
     Route("/admin/keys/{key_id}", revoke_key, methods=["DELETE"]),
     Route("/admin/cache/purge", purge_cache, methods=["POST"]),
     Route("/admin/cache/events", cache_event, methods=["POST"]),
+    Route("/admin/slo", slo, methods=["GET"]),
+    Route("/admin/control/transitions", transitions, methods=["GET"]),
 ]

@@ -69,9 +69,11 @@ class ProxyRoutes:
 
     async def _proxy(self, operation: Operation, scope: Scope, receive: Receive, send: Send) -> None:
         gateway = self._gateway
-        chain = gateway.chains[operation]
+        serving = gateway.serving  # the whole request runs on the config active now
+        chain = serving.chains[operation]
         headers = Headers(scope=scope)
         ctx = RequestContext(self._ids(), operation, headers, b"")
+        ctx.config_version = serving.version
         try:
             ctx.body = await _read_body(headers, receive, gateway.config.gateway.max_body_bytes)
             await chain.run(ctx)

@@ -11,6 +11,10 @@ from envelope.pipeline.context import RequestContext
 def facts(ctx: RequestContext, *, final: bool) -> dict[str, Any]:
     """Decisions and outcome so far; `final` adds what is only known at the end."""
     out: dict[str, Any] = {"request_id": ctx.request_id, "route": ctx.route_name}
+    if ctx.config_version is not None:
+        out["config_version"] = ctx.config_version
+    if ctx.experiment is not None:
+        out["experiment"] = ctx.experiment
     if ctx.model is not None:
         out["model"] = ctx.model.doc.name
         out["tier"] = ctx.model.doc.tier

@@ -46,3 +46,5 @@ class LedgerRecord(msgspec.Struct, kw_only=True):
     guard_ms: float | None = None
     groundedness: float | None = None
     reasks: int | None = None
+    config_version: int | None = None  # the registry version that served the request
+    experiment: str | None = None  # NAME:ARM of the experiment it took part in

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Protocol
+
 from envelope.ledger.record import LedgerRecord
 from envelope.ledger.writer import LedgerWriter
 from envelope.pipeline.context import RequestContext, Retrieved
@@ -9,16 +12,27 @@ from envelope.telemetry.metrics import Metrics
 from envelope.telemetry.tracing import Tracing
 
 
+class Observer(Protocol):
+    """Told of every request once it is over (the SLO engine, adaptive control)."""
+
+    def observe(self, ctx: RequestContext) -> None: ...
+
+
 class Account:
-    def __init__(self, ledger: LedgerWriter, metrics: Metrics, tracing: Tracing) -> None:
+    def __init__(
+        self, ledger: LedgerWriter, metrics: Metrics, tracing: Tracing, observers: Sequence[Observer] = ()
+    ) -> None:
         self._ledger = ledger
         self._metrics = metrics
         self._tracing = tracing
+        self._observers = tuple(observers)
 
     async def finish(self, ctx: RequestContext) -> None:
         if ctx.key is not None:  # unauthenticated noise is counted in metrics, not billed
             self._ledger.record(ledger_record(ctx))
         self._metrics.observe(ctx)
+        for observer in self._observers:
+            observer.observe(ctx)
         self._tracing.end(ctx)
 
 
@@ -71,6 +85,8 @@ def ledger_record(ctx: RequestContext) -> LedgerRecord:
         guard_ms=guarded.ms if guarded else None,
         groundedness=guarded.groundedness if guarded else None,
         reasks=guarded.reasks if guarded and guarded.reasks else None,
+        config_version=ctx.config_version,
+        experiment=ctx.experiment,
     )
 
 

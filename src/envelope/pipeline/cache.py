@@ -72,6 +72,7 @@ class Cache:
         semantic: SemanticCache | None = None,
         embedder: Embedder | None = None,
         sample: Callable[[], float] = random.random,
+        relief: Callable[[str], float] = lambda tenant: 0.0,
     ) -> None:
         self._store = store
         self._settings = settings
@@ -80,6 +81,7 @@ class Cache:
         self._semantic = semantic
         self._embedder = embedder
         self._sample = sample
+        self._relief = relief
         # key → the leader's future answer and its deadline (perf_counter): a leader that
         # vanished without finishing (a cancelled task) is given up on at its deadline
         self._flights: dict[str, tuple[asyncio.Future[bytes | None], float]] = {}
@@ -157,11 +159,6 @@ class Cache:
             purged += await self.purge(route=name)
         return routes, purged
 
-    async def close(self) -> None:
-        if self._semantic is not None:
-            await self._semantic.close()
-        await self._store.close()
-
     async def _get(self, ctx: RequestContext, key: str) -> bytes | None:
         try:
             return await self._store.get(key)
@@ -177,8 +174,9 @@ class Cache:
         if lookup.vector is None:
             return False
         candidates = self._semantic.search(lookup.partition, lookup.vector, k=self._settings.semantic.candidates)
+        threshold = doc.threshold - self._relief(ctx.tenant)  # a tenant near its budget takes nearer matches
         for candidate in candidates:
-            if candidate.similarity < doc.threshold:
+            if candidate.similarity < threshold:
                 break
             reason = conflict(lookup.question, candidate.entry.text) if doc.guard else None
             if reason is not None:

@@ -23,7 +23,9 @@ from envelope.core.rules import Routing
 from envelope.errors import EnvelopeError
 from envelope.guardrails.schema import AnswerSchema
 from envelope.keys import KeyRecord
-from envelope.wire import ChatRequest, EmbeddingRequest, Message
+from envelope.wire import ChatRequest, CompletionView, EmbeddingRequest, Message
+
+_completion = msgspec.json.Decoder(CompletionView)
 
 Operation = Literal["chat", "embeddings"]
 
@@ -90,7 +92,7 @@ class Guarded:
 
 class RequestContext:
     __slots__ = (  # noqa: RUF023 (grouped by the stage that fills them)
-        "request_id", "operation", "headers", "started", "started_wall", "body", "sampled", "spans",
+        "request_id", "operation", "config_version", "headers", "started", "started_wall", "body", "sampled", "spans",
         # authenticate
         "key", "tenant", "route_name", "feature",
         # parse
@@ -102,7 +104,7 @@ class RequestContext:
         # guardrails and retrieval
         "guarded", "retrieved",
         # route and bind
-        "envelope", "deadline", "routing", "fit", "alternates",
+        "envelope", "deadline", "routing", "control", "experiment", "arm", "fit", "alternates",
         "input_tokens", "tokens_exact", "max_tokens", "worst_case_usd", "upstream_body", "degradations",
         # admit
         "admission",
@@ -116,6 +118,7 @@ class RequestContext:
     def __init__(self, request_id: str, operation: Operation, headers: Mapping[str, str], body: bytes) -> None:
         self.request_id = request_id
         self.operation = operation
+        self.config_version: int | None = None  # the registry version serving the request
         self.headers = headers
         self.started = time.perf_counter()
         self.started_wall = time.time()
@@ -147,6 +150,10 @@ class RequestContext:
         self.envelope: Envelope | None = None
         self.deadline = 0.0
         self.routing: Routing | None = None
+        # adaptive control: None (route not controlled) | nominal | probe | downgraded
+        self.control: str | None = None
+        self.experiment: str | None = None  # NAME:ARM of the experiment the request took part in
+        self.arm: int | None = None  # the arm's index in the experiment
         self.fit: Fit | None = None
         self.alternates: list[Fit] = []
         self.admission: Ask | None = None
@@ -199,6 +206,19 @@ class RequestContext:
         assert self.chat is not None
         self.raw = {**self.raw, "messages": messages}
         self.chat = msgspec.structs.replace(self.chat, messages=msgspec.convert(messages, list[Message]))
+
+    def answer_content(self) -> str:
+        """The answer's text: as streamed or counted, else the first choice of the JSON answer."""
+        if self.answer_text:
+            return "".join(self.answer_text)
+        if self.answer is None or self.operation != "chat":
+            return ""
+        try:
+            choices = _completion.decode(self.answer).choices
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            return ""
+        message = choices[0].message if choices else None
+        return (message.content or "") if message is not None else ""
 
     @property
     def cache_hit(self) -> bool:

@@ -3,7 +3,10 @@
 1. (The envelope is bound already: route limits tightened by headers; mode from the
    request, the tenant or the route.)
 2. Decide with the route's policy (`core/rules.py`) over the request's facts and, if
-   it ran, the classifier's verdict: target tier, tier bounds, remedies.
+   it ran, the classifier's verdict: target tier, tier bounds, remedies; then adaptive
+   control may lower the tier (a route over its p95, a tenant near its budget). A route
+   with an experiment first assigns the request to an arm, which may bring its own
+   policy, base tier or model.
 3. Candidates: with `model: auto`, the route's models of the target tier (or the
    nearest tier that has one); with a named model, that model (preference rules do
    not move a model the client named; remedies may, within the policy's bounds).
@@ -18,8 +21,14 @@ Every change of tier the client did not ask for is a degradation.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
 from envelope.catalog import Catalog, ServedModel
-from envelope.config.documents import Tier
+from envelope.config.documents import FlagDoc, RouteDoc, Tier
+from envelope.control.controller import Controller
+from envelope.control.experiments import Experiments
+from envelope.core.flags import flag_on
 from envelope.core.rules import TIERS, Facts, Policy, Routing, base_tier, preference, rank, remedies, routing_from
 from envelope.errors import BudgetExceeded, InvalidRequest
 from envelope.pipeline.bind import ChatFitter
@@ -33,22 +42,37 @@ class Decide:
 
     name = "decide"
 
-    def __init__(self, policies: dict[str, Policy]) -> None:
+    def __init__(
+        self,
+        policies: dict[str, Policy],
+        control: Controller | None = None,
+        experiments: Experiments | None = None,
+        flags: Sequence[FlagDoc] = (),
+    ) -> None:
         self._policies = policies
+        self._flags = tuple(flags)
         self._unruled = {tier: routing_from({}, tier) for tier in TIERS}  # routes without a policy
+        self._control = control
+        self._experiments = experiments
 
     async def run(self, ctx: RequestContext) -> None:
         route, envelope = ctx.route, ctx.envelope
         assert route is not None and envelope is not None
-        base = base_tier(route.quality_tier, envelope.mode)
-        policy = self._policies.get(route.policy) if route.policy else None
-        ctx.routing = policy.decide(self._facts(ctx, policy.reads), base) if policy else self._unruled[base]
+        arm = self._experiments.assign(ctx) if self._experiments is not None and route.experiment else None
+        quality, ruled_by = route.quality_tier, route.policy
+        if arm is not None:
+            quality, ruled_by = arm.quality_tier or quality, arm.policy or ruled_by
+        base = base_tier(quality, envelope.mode)
+        policy = self._policies.get(ruled_by) if ruled_by else None
+        routing = policy.decide(self._facts(ctx, policy.reads), base) if policy else self._unruled[base]
+        ctx.routing = self._control.adjust(ctx, routing) if self._control is not None else routing
 
-    @staticmethod
-    def _facts(ctx: RequestContext, reads: frozenset[str]) -> Facts:
+    def _facts(self, ctx: RequestContext, reads: frozenset[str]) -> Facts:
         assert ctx.envelope is not None and ctx.chat is not None
         verdict = ctx.classification
         chars = sum(len(message_text(m)) for m in ctx.chat.messages) if "input_chars" in reads else 0
+        now = datetime.now(UTC) if "flags" in reads else None
+        flags = frozenset(f.name for f in self._flags if now and flag_on(f, now, ctx.tenant))
         return Facts(
             mode=ctx.envelope.mode,
             latency_budget_ms=ctx.envelope.deadline_ms,
@@ -61,6 +85,7 @@ class Decide:
             complexity=verdict.complexity if verdict else None,
             risk=verdict.risk if verdict else None,
             risk_flags=verdict.flags if verdict else frozenset(),
+            flags=flags,
         )
 
 
@@ -77,7 +102,7 @@ class Route:
         assert route is not None and chat is not None and envelope is not None and decision is not None
 
         tiers = self._catalog.by_tier(route)
-        pinned = ctx.model
+        pinned = ctx.model or self._arm_model(ctx, route)
         target: Tier = pinned.doc.tier if pinned is not None else decision.tier
         order = preference(target, decision)
         if pinned is not None:
@@ -103,6 +128,14 @@ class Route:
             ctx.degradations.append(f"tier_lowered:{target}->{chosen.model.doc.tier}")
         if decision.fallback_tiers or "next_tier" in decision.capacity:
             ctx.alternates = self._alternates(fitter, chosen.model, order, tiers, decision)
+
+    def _arm_model(self, ctx: RequestContext, route: RouteDoc) -> ServedModel | None:
+        """The model the request's experiment arm serves `auto` requests with, if it names one."""
+        trial = route.experiment
+        if ctx.arm is None or trial is None or ctx.arm >= len(trial.arms):
+            return None
+        name = trial.arms[ctx.arm].model
+        return self._catalog.models.get(name) if name else None
 
     @staticmethod
     def _choose(fitter: ChatFitter, primary: list[ServedModel], lower: list[ServedModel], decision: Routing) -> Fit:

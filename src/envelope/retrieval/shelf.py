@@ -35,6 +35,10 @@ class Shelf:
         self._bases: dict[str, KnowledgeBase] = {}
         self._task: asyncio.Task[None] | None = None
 
+    @property
+    def names(self) -> list[str]:
+        return self._names
+
     def get(self, name: str) -> KnowledgeBase | None:
         return self._bases.get(name)
 

@@ -7,7 +7,17 @@ from collections import defaultdict
 
 from envelope.keys import KeyRecord
 from envelope.ledger.record import LedgerRecord
-from envelope.store.ports import Conflict, CostLine, GroupBy
+from envelope.store.ports import (
+    AuditAction,
+    AuditEntry,
+    ConfigVersion,
+    Conflict,
+    CostLine,
+    GroupBy,
+    StaleActive,
+    UnknownVersion,
+)
+from envelope.store.records import PayloadSample, ShadowRecord, TransitionRecord
 
 
 class MemoryStore:
@@ -15,6 +25,13 @@ class MemoryStore:
         self._keys: dict[str, KeyRecord] = {}
         self._ledger: list[LedgerRecord] = []
         self._ids: set[str] = set()
+        # No await between a read and its write below: each method is atomic on the event loop.
+        self._versions: dict[int, ConfigVersion] = {}
+        self._active: int | None = None
+        self._audit: list[AuditEntry] = []
+        self._transitions: list[TransitionRecord] = []
+        self._shadows: list[ShadowRecord] = []
+        self._samples: dict[str, PayloadSample] = {}
 
     async def open(self) -> None:
         pass
@@ -75,3 +92,100 @@ class MemoryStore:
 
     async def count(self) -> int:
         return len(self._ledger)
+
+    # --- registry ---
+
+    async def add_version(
+        self, digest: str, documents: str, *, actor: str, message: str, at: float
+    ) -> tuple[ConfigVersion, bool]:
+        for version in self._versions.values():
+            if version.digest == digest:
+                return version, False
+        number = max(self._versions, default=0) + 1
+        version = ConfigVersion(number, digest, documents, at, actor, message, "new")
+        self._versions[number] = version
+        return version, True
+
+    async def get_version(self, number: int) -> ConfigVersion | None:
+        return self._versions.get(number)
+
+    async def list_versions(self, limit: int | None = None) -> list[ConfigVersion]:
+        newest = sorted(self._versions.values(), key=lambda v: -v.number)
+        return newest if limit is None else newest[:limit]
+
+    async def active_version(self) -> int | None:
+        return self._active
+
+    async def activate(
+        self,
+        number: int,
+        *,
+        expected: int | None,
+        actor: str,
+        action: AuditAction,
+        summary: str,
+        reason: str | None,
+        at: float,
+        bad_reason: str | None = None,
+    ) -> AuditEntry:
+        if self._active != expected:
+            raise StaleActive(f"version {self._active} is active, not {expected}")
+        if number not in self._versions:
+            raise UnknownVersion(f"no config version {number}")
+        previous = self._versions.get(self._active) if self._active is not None else None
+        if previous is not None and previous.number != number:
+            if bad_reason is not None:
+                self._versions[previous.number] = dataclasses.replace(previous, status="bad", bad_reason=bad_reason)
+            elif previous.status != "bad":
+                self._versions[previous.number] = dataclasses.replace(previous, status="retired")
+        self._versions[number] = dataclasses.replace(self._versions[number], status="active", bad_reason=None)
+        entry = AuditEntry(len(self._audit) + 1, at, actor, action, self._active, number, summary, reason)
+        self._audit.append(entry)
+        self._active = number
+        return entry
+
+    async def mark_bad(self, number: int, reason: str) -> bool:
+        version = self._versions.get(number)
+        if version is None:
+            return False
+        self._versions[number] = dataclasses.replace(version, status="bad", bad_reason=reason)
+        return True
+
+    async def audit_log(self, limit: int | None = None) -> list[AuditEntry]:
+        newest = self._audit[::-1]
+        return newest if limit is None else newest[:limit]
+
+    # --- control plane and samples ---
+
+    async def add_transition(self, record: TransitionRecord) -> None:
+        self._transitions.append(record)
+
+    async def transitions(self, since: float | None = None, scope: str | None = None) -> list[TransitionRecord]:
+        return [
+            t
+            for t in self._transitions
+            if (since is None or t.ts >= since) and (scope is None or t.scope.startswith(scope))
+        ]
+
+    async def add_shadow(self, record: ShadowRecord) -> None:
+        self._shadows.append(record)
+
+    async def shadows(self, route: str | None = None, since: float | None = None) -> list[ShadowRecord]:
+        return [s for s in self._shadows if (route is None or s.route == route) and (since is None or s.ts >= since)]
+
+    async def add_samples(self, samples: list[PayloadSample]) -> None:
+        for sample in samples:
+            self._samples.setdefault(sample.request_id, sample)
+
+    async def list_samples(
+        self, *, since: float | None = None, route: str | None = None, limit: int | None = None
+    ) -> list[PayloadSample]:
+        found = sorted(
+            (
+                s
+                for s in self._samples.values()
+                if (since is None or s.ts >= since) and (route is None or s.route == route)
+            ),
+            key=lambda s: s.ts,
+        )
+        return found[-limit:] if limit else found

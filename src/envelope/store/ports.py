@@ -7,8 +7,11 @@ from typing import Literal, Protocol
 
 from envelope.keys import KeyRecord
 from envelope.ledger.record import LedgerRecord
+from envelope.store.records import PayloadSample, ShadowRecord, TransitionRecord
 
 GroupBy = Literal["tenant", "route", "feature", "model"]
+VersionStatus = Literal["new", "active", "retired", "bad"]
+AuditAction = Literal["apply", "rollback", "auto_rollback", "start"]
 
 
 class Rejected(Exception):
@@ -64,7 +67,130 @@ class LedgerStore(Protocol):
     async def count(self) -> int: ...
 
 
-class Store(KeyStore, LedgerStore, Protocol):
+@dataclass(frozen=True, slots=True)
+class ConfigVersion:
+    """One stored version of the config documents (`registry/documents.py` makes them).
+
+    `status`: `new` (stored, never active), `active`, `retired` (was active, replaced),
+    `bad` (rolled back from or marked bad; `bad_reason` says why). The pointer to the
+    active version is the truth; `status` describes.
+    """
+
+    number: int
+    digest: str  # sha256 of `documents`
+    documents: str  # canonical JSON
+    created_at: float
+    actor: str
+    message: str
+    status: VersionStatus
+    bad_reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One activation, as the audit log keeps it."""
+
+    id: int
+    ts: float
+    actor: str
+    action: AuditAction
+    from_version: int | None
+    to_version: int
+    summary: str
+    reason: str | None = None
+
+
+class StaleActive(Conflict):
+    """An activation expected another version to be active: someone activated in between."""
+
+
+class UnknownVersion(LookupError):
+    """No stored config version has this number."""
+
+
+class RegistryStore(Protocol):
+    """Versions of the config documents, the pointer to the active one, and the audit log."""
+
+    async def add_version(
+        self, digest: str, documents: str, *, actor: str, message: str, at: float
+    ) -> tuple[ConfigVersion, bool]:
+        """Store a new version (status `new`), numbered one past the highest; True when stored.
+
+        A version with this digest is never stored twice: that one is returned, with False.
+        """
+        ...
+
+    async def get_version(self, number: int) -> ConfigVersion | None: ...
+
+    async def list_versions(self, limit: int | None = None) -> list[ConfigVersion]:
+        """Newest (highest number) first."""
+        ...
+
+    async def active_version(self) -> int | None:
+        """The active version's number (one small read: gateways poll it)."""
+        ...
+
+    async def activate(
+        self,
+        number: int,
+        *,
+        expected: int | None,
+        actor: str,
+        action: AuditAction,
+        summary: str,
+        reason: str | None,
+        at: float,
+        bad_reason: str | None = None,
+    ) -> AuditEntry:
+        """Make `number` active in one transaction: the pointer, the statuses, the audit row.
+
+        `expected` is the version the caller believes active (None: none); if another is,
+        nothing changes and `StaleActive` is raised. The version replaced becomes `retired`,
+        or `bad` with `bad_reason` when one is given (a version already bad stays bad).
+        `UnknownVersion` if there is no version `number`.
+        """
+        ...
+
+    async def mark_bad(self, number: int, reason: str) -> bool:
+        """Mark a version bad (it stays active if it is); False if there is no such version."""
+        ...
+
+    async def audit_log(self, limit: int | None = None) -> list[AuditEntry]:
+        """Newest first."""
+        ...
+
+
+class ControlStore(Protocol):
+    """What the control plane keeps: transitions, shadow results (written in the background)."""
+
+    async def add_transition(self, record: TransitionRecord) -> None: ...
+
+    async def transitions(self, since: float | None = None, scope: str | None = None) -> list[TransitionRecord]:
+        """Oldest first; `scope` matches as a prefix (`route:`, `route:default`)."""
+        ...
+
+    async def add_shadow(self, record: ShadowRecord) -> None: ...
+
+    async def shadows(self, route: str | None = None, since: float | None = None) -> list[ShadowRecord]:
+        """Oldest first."""
+        ...
+
+
+class SampleStore(Protocol):
+    """Sampled payloads for replay (`ledger/samples.py`)."""
+
+    async def add_samples(self, samples: list[PayloadSample]) -> None:
+        """Write a batch; a request id already stored is skipped."""
+        ...
+
+    async def list_samples(
+        self, *, since: float | None = None, route: str | None = None, limit: int | None = None
+    ) -> list[PayloadSample]:
+        """Oldest first (the most recent `limit` when a limit is given)."""
+        ...
+
+
+class Store(KeyStore, LedgerStore, RegistryStore, ControlStore, SampleStore, Protocol):
     async def open(self) -> None:
         """Connect, and bring the schema up to date (idempotent, safe with several processes)."""
         ...

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, Float, Index, Integer, MetaData, String, Table
+from sqlalchemy import Boolean, Column, Float, Index, Integer, MetaData, String, Table, Text
 
 metadata = MetaData()
 
@@ -63,6 +63,107 @@ ledger = Table(
     Column("guard_ms", Float),
     Column("groundedness", Float),
     Column("reasks", Integer),
+    Column("config_version", Integer),
+    Column("experiment", String(128)),
     Index("ix_ledger_ts", "ts"),
     Index("ix_ledger_tenant_ts", "tenant", "ts"),
+)
+
+# --- the policy registry (registry/): versions of the config documents, the active one, the audit log ---
+
+config_versions = Table(
+    "config_versions",
+    metadata,
+    Column("number", Integer, primary_key=True, autoincrement=False),  # max + 1, under the registry lock
+    Column("digest", String(64), nullable=False, unique=True),
+    Column("documents", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("actor", String(256), nullable=False),
+    Column("message", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("bad_reason", Text),
+)
+
+# One row (id 1), made by the migration: the active version, and the row every registry
+# write locks first (SELECT ... FOR UPDATE), so activations take turns.
+config_active = Table(
+    "config_active",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("version", Integer),
+    Column("activated_at", Float),
+)
+
+config_audit = Table(
+    "config_audit",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("ts", Float, nullable=False),
+    Column("actor", String(256), nullable=False),
+    Column("action", String(16), nullable=False),
+    Column("from_version", Integer),
+    Column("to_version", Integer, nullable=False),
+    Column("summary", Text, nullable=False),
+    Column("reason", Text),
+)
+
+# --- the closed loop (control/, ledger/samples.py) ---
+
+control_transitions = Table(
+    "control_transitions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("ts", Float, nullable=False),
+    Column("scope", String(256), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("direction", String(8), nullable=False),
+    Column("from_level", Integer, nullable=False),
+    Column("to_level", Integer, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("p95_ms", Float),
+    Column("target_ms", Float),
+    Column("downgraded_s", Float),
+    Index("ix_control_transitions_ts", "ts"),
+)
+
+shadow_results = Table(
+    "shadow_results",
+    metadata,
+    Column("request_id", String(64), primary_key=True),
+    Column("ts", Float, nullable=False),
+    Column("tenant", String(128), nullable=False),
+    Column("route", String(128), nullable=False),
+    Column("primary_model", String(256), nullable=False),
+    Column("shadow_model", String(256), nullable=False),
+    Column("status", String(64), nullable=False),
+    Column("primary_ms", Float, nullable=False),
+    Column("shadow_ms", Float, nullable=False),
+    Column("primary_cost_usd", Float, nullable=False),
+    Column("shadow_cost_usd", Float, nullable=False),
+    Column("primary_output_tokens", Integer, nullable=False),
+    Column("shadow_output_tokens", Integer, nullable=False),
+    Column("primary_text", Text, nullable=False),
+    Column("shadow_text", Text, nullable=False),
+    Index("ix_shadow_results_route_ts", "route", "ts"),
+)
+
+payload_samples = Table(
+    "payload_samples",
+    metadata,
+    Column("request_id", String(64), primary_key=True),
+    Column("ts", Float, nullable=False),
+    Column("tenant", String(128), nullable=False),
+    Column("route", String(128), nullable=False),
+    Column("feature", String(128)),
+    Column("config_version", Integer),
+    Column("request", Text, nullable=False),
+    Column("answer", Text, nullable=False),
+    Column("status", Integer, nullable=False),
+    Column("model", String(256), nullable=False),
+    Column("tier", String(4)),
+    Column("latency_ms", Float, nullable=False),
+    Column("ttft_ms", Float),
+    Column("cost_usd", Float, nullable=False),
+    Column("cache", String(16), nullable=False),
+    Index("ix_payload_samples_ts", "ts"),
 )

@@ -7,20 +7,41 @@ the Alembic migrations in `envelope.migrations`, applied by `open()`.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 from sqlalchemy import Integer as Integer_
-from sqlalchemy import event, func, insert, make_url, select, update
+from sqlalchemy import RowMapping, event, func, insert, make_url, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from envelope.keys import KeyRecord
 from envelope.ledger.record import LedgerRecord
 from envelope.store import migrate
-from envelope.store.ports import Conflict, CostLine, GroupBy, Rejected
-from envelope.store.schema import api_keys, ledger
+from envelope.store.ports import (
+    AuditAction,
+    AuditEntry,
+    ConfigVersion,
+    Conflict,
+    CostLine,
+    GroupBy,
+    Rejected,
+    StaleActive,
+    UnknownVersion,
+)
+from envelope.store.records import PayloadSample, ShadowRecord, TransitionRecord
+from envelope.store.schema import (
+    api_keys,
+    config_active,
+    config_audit,
+    config_versions,
+    control_transitions,
+    ledger,
+    payload_samples,
+    shadow_results,
+)
 
 _KEY_FIELDS = ("id", "tenant", "role", "route", "feature", "name", "created_at", "revoked_at")
 
@@ -164,6 +185,192 @@ class SQLStore:
     async def count(self) -> int:
         async with self.engine.connect() as conn:
             return int((await conn.execute(select(func.count()).select_from(ledger))).scalar_one())
+
+    # --- registry ---
+    # Every registry write first takes the registry lock (`_lock_registry`), so version
+    # numbers (max + 1) and activations never interleave across processes.
+
+    async def add_version(
+        self, digest: str, documents: str, *, actor: str, message: str, at: float
+    ) -> tuple[ConfigVersion, bool]:
+        async with self.engine.connect() as conn:
+            await _lock_registry(conn)
+            row = (await conn.execute(select(config_versions).where(config_versions.c.digest == digest))).first()
+            if row is not None:
+                return _version(row._mapping), False
+            highest = select(func.coalesce(func.max(config_versions.c.number), 0))
+            number = int((await conn.execute(highest)).scalar_one())
+            version = ConfigVersion(number + 1, digest, documents, at, actor, message, "new")
+            await conn.execute(insert(config_versions).values(**_version_values(version)))
+            await conn.commit()
+        return version, True
+
+    async def get_version(self, number: int) -> ConfigVersion | None:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(config_versions).where(config_versions.c.number == number))).first()
+        return _version(row._mapping) if row else None
+
+    async def list_versions(self, limit: int | None = None) -> list[ConfigVersion]:
+        query = select(config_versions).order_by(config_versions.c.number.desc()).limit(limit)
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [_version(r._mapping) for r in rows]
+
+    async def active_version(self) -> int | None:
+        async with self.engine.connect() as conn:
+            value = (await conn.execute(select(config_active.c.version).where(config_active.c.id == 1))).scalar()
+        return None if value is None else int(value)
+
+    async def activate(
+        self,
+        number: int,
+        *,
+        expected: int | None,
+        actor: str,
+        action: AuditAction,
+        summary: str,
+        reason: str | None,
+        at: float,
+        bad_reason: str | None = None,
+    ) -> AuditEntry:
+        versions = config_versions.c
+        async with self.engine.connect() as conn:
+            current = await _lock_registry(conn)
+            if current != expected:
+                raise StaleActive(f"version {current} is active, not {expected}")
+            if (await conn.execute(select(versions.number).where(versions.number == number))).first() is None:
+                raise UnknownVersion(f"no config version {number}")
+            if current is not None and current != number:
+                retire = update(config_versions).where(versions.number == current)
+                if bad_reason is not None:
+                    await conn.execute(retire.values(status="bad", bad_reason=bad_reason))
+                else:
+                    await conn.execute(retire.where(versions.status != "bad").values(status="retired"))
+            await conn.execute(
+                update(config_versions).where(versions.number == number).values(status="active", bad_reason=None)
+            )
+            await conn.execute(
+                update(config_active).where(config_active.c.id == 1).values(version=number, activated_at=at)
+            )
+            entry = dict(ts=at, actor=actor, action=action, from_version=current, to_version=number)
+            audit = insert(config_audit).values(**entry, summary=summary, reason=reason).returning(config_audit.c.id)
+            audit_id = int((await conn.execute(audit)).scalar_one())
+            await conn.commit()
+        return AuditEntry(audit_id, at, actor, action, current, number, summary, reason)
+
+    async def mark_bad(self, number: int, reason: str) -> bool:
+        async with self.engine.connect() as conn:
+            await _lock_registry(conn)
+            result = await conn.execute(
+                update(config_versions)
+                .where(config_versions.c.number == number)
+                .values(status="bad", bad_reason=reason)
+            )
+            await conn.commit()
+        return bool(result.rowcount)
+
+    async def audit_log(self, limit: int | None = None) -> list[AuditEntry]:
+        query = select(config_audit).order_by(config_audit.c.id.desc()).limit(limit)
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [
+            AuditEntry(
+                id=int(r.id),
+                ts=float(r.ts),
+                actor=r.actor,
+                action=cast(AuditAction, r.action),
+                from_version=r.from_version,
+                to_version=int(r.to_version),
+                summary=r.summary,
+                reason=r.reason,
+            )
+            for r in rows
+        ]
+
+    # --- control plane and samples ---
+
+    async def add_transition(self, record: TransitionRecord) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(insert(control_transitions).values(**dataclasses.asdict(record)))
+
+    async def transitions(self, since: float | None = None, scope: str | None = None) -> list[TransitionRecord]:
+        query = select(*[control_transitions.c[f.name] for f in dataclasses.fields(TransitionRecord)])
+        if since is not None:
+            query = query.where(control_transitions.c.ts >= since)
+        if scope is not None:
+            query = query.where(control_transitions.c.scope.startswith(scope, autoescape=True))
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query.order_by(control_transitions.c.ts, control_transitions.c.id))).all()
+        return [TransitionRecord(**r._mapping) for r in rows]
+
+    async def add_shadow(self, record: ShadowRecord) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(insert(shadow_results).values(**dataclasses.asdict(record)))
+
+    async def shadows(self, route: str | None = None, since: float | None = None) -> list[ShadowRecord]:
+        query = select(shadow_results)
+        if route is not None:
+            query = query.where(shadow_results.c.route == route)
+        if since is not None:
+            query = query.where(shadow_results.c.ts >= since)
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query.order_by(shadow_results.c.ts))).all()
+        return [ShadowRecord(**r._mapping) for r in rows]
+
+    async def add_samples(self, samples: list[PayloadSample]) -> None:
+        if not samples:
+            return
+        rows = [dataclasses.asdict(sample) for sample in samples]
+        async with self.engine.begin() as conn:
+            known = set(
+                (
+                    await conn.execute(
+                        select(payload_samples.c.request_id).where(
+                            payload_samples.c.request_id.in_([r["request_id"] for r in rows])
+                        )
+                    )
+                ).scalars()
+            )
+            fresh = [r for r in rows if r["request_id"] not in known]
+            if fresh:
+                await conn.execute(insert(payload_samples), fresh)
+
+    async def list_samples(
+        self, *, since: float | None = None, route: str | None = None, limit: int | None = None
+    ) -> list[PayloadSample]:
+        query = select(payload_samples)
+        if since is not None:
+            query = query.where(payload_samples.c.ts >= since)
+        if route is not None:
+            query = query.where(payload_samples.c.route == route)
+        query = query.order_by(payload_samples.c.ts.desc()).limit(limit)
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [PayloadSample(**r._mapping) for r in reversed(rows)]
+
+
+async def _lock_registry(conn: AsyncConnection) -> int | None:
+    """Begin the registry's write transaction, one writer at a time; the active version.
+
+    PostgreSQL: a row lock on the pointer row, held to commit or rollback. SQLite: the
+    database's write lock (`BEGIN IMMEDIATE`; others wait up to busy_timeout).
+    """
+    if conn.dialect.name == "sqlite":
+        await conn.exec_driver_sql("BEGIN IMMEDIATE")
+    query = select(config_active.c.version).where(config_active.c.id == 1).with_for_update()
+    row = (await conn.execute(query)).first()
+    if row is None:  # the migration seeds the row; a database made by create_all lacks it
+        await conn.execute(insert(config_active).values(id=1, version=None, activated_at=None))
+        return None
+    return None if row.version is None else int(row.version)
+
+
+def _version(row: RowMapping) -> ConfigVersion:
+    return ConfigVersion(**row)
+
+
+def _version_values(version: ConfigVersion) -> dict[str, Any]:
+    return dataclasses.asdict(version)
 
 
 def _refusal(exc: DBAPIError) -> type[Rejected] | None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from envelope.pipeline.context import RequestContext, SemanticLookup
 
@@ -108,6 +108,76 @@ class Metrics:
             "envelope_guard_duration_seconds",
             "Time spent in guardrail checks per request (re-asked upstream calls excluded)",
             buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05),
+            registry=r,
+        )
+        self.control_level = Gauge(
+            "envelope_control_level",
+            "Adaptive control: tiers a route is lowered by now (0: nominal)",
+            ["route"],
+            registry=r,
+        )
+        self.transitions = Counter(
+            "envelope_control_transitions",
+            "Adaptive control transitions (scope route:NAME or tenant:NAME; kind latency|spend; down|up)",
+            ["scope", "kind", "direction"],
+            registry=r,
+        )
+        self.downgraded_seconds = Counter(
+            "envelope_downgraded_seconds",
+            "Time a route has spent downgraded by adaptive control",
+            ["route"],
+            registry=r,
+        )
+        self.downgrade_duration = Histogram(
+            "envelope_downgrade_duration_seconds",
+            "How long each downgrade lasted, observed at recovery",
+            ["route"],
+            buckets=(1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200, 21600, 86400),
+            registry=r,
+        )
+        self.economy = Gauge(
+            "envelope_economy", "1 while a tenant is in economy (spend near its budget)", ["tenant"], registry=r
+        )
+        self.experiment_requests = Counter(
+            "envelope_experiment_requests", "Requests per experiment arm", ["route", "experiment", "arm"], registry=r
+        )
+        self.experiment_weight = Gauge(
+            "envelope_experiment_weight",
+            "Share of a route's units each arm receives now (a rolled-back candidate: 0)",
+            ["route", "experiment", "arm"],
+            registry=r,
+        )
+        self.experiment_rollbacks = Counter(
+            "envelope_experiment_rollbacks", "Canaries rolled back automatically", ["route", "experiment"], registry=r
+        )
+        self.shadows = Counter(
+            "envelope_shadow_requests",
+            "Shadow calls by outcome (ok, error, dropped: too many in flight)",
+            ["route", "model", "outcome"],
+            registry=r,
+        )
+        self.slo_events = Counter(
+            "envelope_slo_events",
+            "Requests judged against a route's objectives (availability, latency, ttft): good or bad",
+            ["route", "objective", "outcome"],
+            registry=r,
+        )
+        self.slo_objective = Gauge(
+            "envelope_slo_objective",
+            "A route's objective: the share of good events",
+            ["route", "objective"],
+            registry=r,
+        )
+        self.upstream_attempts = Counter(
+            "envelope_upstream_attempts",
+            "Upstream attempts (retries, hedges, fallbacks included)",
+            ["route"],
+            registry=r,
+        )
+        self.alerts_firing = Gauge(
+            "envelope_alerts_firing",
+            "Alerts the built-in SLO engine has firing now",
+            ["alertname", "severity"],
             registry=r,
         )
         self._children: dict[tuple[str, ...], tuple[Any, ...]] = {}

@@ -1,0 +1,1 @@
+"""The policy registry: versioned config documents, activation, audit, rollback, flags."""

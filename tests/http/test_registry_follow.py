@@ -1,0 +1,107 @@
+"""A running gateway follows the registry: `envelope apply` and `envelope rollback` (the
+real CLI, against the gateway's database) change what it serves within one poll interval,
+without a restart; an invalid config is refused and never served. The upstream is the
+fake one (a stand-in on real HTTP: only the gateway's behaviour matters here)."""
+
+from __future__ import annotations
+
+import copy
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import openai
+import pytest
+import yaml
+
+from tests.support.processes import FakeUpstream, Gateway, start_fake_upstream, start_gateway
+
+ENVELOPE = str(Path(sys.executable).parent / "envelope")
+
+
+@pytest.fixture(scope="module")
+def upstream() -> Iterator[FakeUpstream]:
+    fake = start_fake_upstream()
+    yield fake
+    fake.stop()
+
+
+def document(upstream: FakeUpstream, max_output_tokens: int) -> dict[str, Any]:
+    provider = {"type": "openai", "base_url": upstream.url(), "model": "fake-model"}
+    return {
+        "gateway": {"registry": {"poll_interval_s": 0.2}},
+        "models": [{"name": "m", "deployments": [{"name": "m-0", "provider": provider}]}],
+        "routes": [{"name": "default", "max_output_tokens": max_output_tokens}],
+        "tenants": [{"name": "acme"}],
+    }
+
+
+@pytest.fixture(scope="module")
+def gateway(upstream: FakeUpstream, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
+    gw = start_gateway(tmp_path_factory.mktemp("registry"), document(upstream, 64))
+    yield gw
+    gw.stop()
+
+
+def served(gateway: Gateway) -> tuple[str, str]:
+    """(config version, max tokens) of a request asking for more than any route allows."""
+    client = openai.OpenAI(base_url=gateway.base_url, api_key=gateway.key, max_retries=0)
+    raw = client.chat.completions.with_raw_response.create(
+        model="m", messages=[{"role": "user", "content": "hi"}], max_tokens=5000
+    )
+    return raw.headers["x-envelope-config-version"], raw.headers["x-envelope-max-tokens"]
+
+
+def envelope(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([ENVELOPE, *args], cwd=cwd, capture_output=True, text=True, timeout=120, check=False)
+
+
+def write(gateway: Gateway, name: str, doc: dict[str, Any]) -> Path:
+    """A config for the CLI: the gateway's own, with other documents."""
+    running = yaml.safe_load((gateway.directory / "envelope.yaml").read_text())
+    changed = copy.deepcopy(doc)
+    changed["gateway"] = running["gateway"]
+    path = gateway.directory / name
+    path.write_text(yaml.safe_dump(changed), encoding="utf-8")
+    return path
+
+
+def until_served(gateway: Gateway, wanted: tuple[str, str], seconds: float = 10.0) -> None:
+    deadline = time.monotonic() + seconds
+    while (now := served(gateway)) != wanted:
+        assert time.monotonic() < deadline, f"still serving {now}, not {wanted}"
+        time.sleep(0.05)
+
+
+def test_apply_and_rollback_reach_the_running_gateway(gateway: Gateway, upstream: FakeUpstream) -> None:
+    assert served(gateway) == ("1", "64")  # the file's documents, applied at start
+    pid = gateway.proc.pid
+
+    tighter = write(gateway, "tighter.yaml", document(upstream, 32))
+    diff = envelope("diff", str(tighter), cwd=gateway.directory)
+    assert diff.returncode == 1 and "max_output_tokens" in diff.stdout
+    applied = envelope("apply", str(tighter), "-m", "tighter output", "--actor", "ci", cwd=gateway.directory)
+    assert applied.returncode == 0, applied.stderr
+    until_served(gateway, ("2", "32"))
+
+    broken = write(gateway, "broken.yaml", document(upstream, 32) | {"routes": [{"name": "default", "mode": "turbo"}]})
+    refused = envelope("apply", str(broken), cwd=gateway.directory)
+    assert refused.returncode == 2 and "mode" in refused.stdout + refused.stderr
+    time.sleep(0.6)  # three poll intervals: nothing moved
+    assert served(gateway) == ("2", "32")
+
+    rolled = envelope(
+        "rollback", "--database", f"sqlite+aiosqlite:///{gateway.db}", "--actor", "ci", cwd=gateway.directory
+    )
+    assert rolled.returncode == 0, rolled.stderr
+    until_served(gateway, ("1", "64"))
+    assert gateway.proc.pid == pid and gateway.proc.poll() is None  # the same process all along
+
+    history = envelope("history", "--database", f"sqlite+aiosqlite:///{gateway.db}", cwd=gateway.directory)
+    assert history.returncode == 0
+    assert "rollback" in history.stdout and "ci" in history.stdout
+    rows = gateway.ledger(wait_for=1)
+    assert {row["config_version"] for row in rows} >= {1, 2}
