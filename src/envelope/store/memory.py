@@ -161,17 +161,19 @@ class MemoryStore:
         self._transitions.append(record)
 
     async def transitions(self, since: float | None = None, scope: str | None = None) -> list[TransitionRecord]:
-        return [
+        found = [
             t
             for t in self._transitions
             if (since is None or t.ts >= since) and (scope is None or t.scope.startswith(scope))
         ]
+        return sorted(found, key=lambda t: t.ts)
 
     async def add_shadow(self, record: ShadowRecord) -> None:
         self._shadows.append(record)
 
     async def shadows(self, route: str | None = None, since: float | None = None) -> list[ShadowRecord]:
-        return [s for s in self._shadows if (route is None or s.route == route) and (since is None or s.ts >= since)]
+        found = [s for s in self._shadows if (route is None or s.route == route) and (since is None or s.ts >= since)]
+        return sorted(found, key=lambda s: s.ts)
 
     async def add_samples(self, samples: list[PayloadSample]) -> None:
         for sample in samples:
