@@ -17,6 +17,7 @@ import openai
 import pytest
 import yaml
 
+from tests.support.postgres import fresh_database, sqlalchemy_url
 from tests.support.processes import FakeUpstream, Gateway, start_fake_upstream, start_gateway
 
 ENVELOPE = str(Path(sys.executable).parent / "envelope")
@@ -105,3 +106,22 @@ def test_apply_and_rollback_reach_the_running_gateway(gateway: Gateway, upstream
     assert "rollback" in history.stdout and "ci" in history.stdout
     rows = gateway.ledger(wait_for=1)
     assert {row["config_version"] for row in rows} >= {1, 2}
+
+
+def test_every_replica_follows_one_apply(upstream: FakeUpstream, tmp_path: Path) -> None:
+    """Two replicas sharing one PostgreSQL registry: one `envelope apply` reaches both."""
+    with fresh_database("envelope_registry") as name:
+        url = sqlalchemy_url(name)
+        doc = document(upstream, 64)
+        doc["gateway"]["database_url"] = url
+        replicas = [start_gateway(tmp_path / f"replica{i}", copy.deepcopy(doc)) for i in range(2)]
+        try:
+            assert [served(r) for r in replicas] == [("1", "64"), ("1", "64")]  # one version: the same documents
+            tighter = write(replicas[0], "tighter.yaml", document(upstream, 16))
+            applied = envelope("apply", str(tighter), "--database", url, "--actor", "ci", cwd=tmp_path)
+            assert applied.returncode == 0, applied.stderr
+            for replica in replicas:
+                until_served(replica, ("2", "16"))
+        finally:
+            for replica in replicas:
+                replica.stop()
