@@ -5,10 +5,8 @@ test can slow one model down and speed it up again while the gateway runs."""
 
 from __future__ import annotations
 
-import re
 import sqlite3
 import time
-import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
@@ -81,13 +79,6 @@ def until(client: openai.OpenAI, wanted: Any, seconds: float) -> list[tuple[str,
     raise AssertionError(f"not reached in {seconds}s; last answers: {seen[-5:]}")
 
 
-def metric(gateway: Gateway, name: str, labels: str) -> float:
-    with urllib.request.urlopen(f"{gateway.root}/metrics") as answer:
-        text = answer.read().decode()
-    found = re.search(rf"^{re.escape(name)}\{{{re.escape(labels)}\}} (\S+)$", text, re.M)
-    return float(found.group(1)) if found else 0.0
-
-
 def test_spike_downgrade_recovery(gateway: Gateway, upstream: ScriptedUpstream) -> None:
     client = openai.OpenAI(base_url=gateway.base_url, api_key=gateway.key, max_retries=0)
     for _ in range(5):
@@ -96,9 +87,9 @@ def test_spike_downgrade_recovery(gateway: Gateway, upstream: ScriptedUpstream) 
     upstream.delays["medium"] = 0.3  # tier M now answers in 300 ms: over the 150 ms target
     seen = until(client, lambda model, degraded: model == "small", 20)
     assert seen[-1][1] == "slo_downgrade:M->S"
-    assert metric(gateway, "envelope_control_level", 'route="default"') == 1
+    assert gateway.metric("envelope_control_level", 'route="default"') == 1
     scope = 'direction="down",kind="latency",scope="route:default"'
-    assert metric(gateway, "envelope_control_transitions_total", scope) == 1
+    assert gateway.metric("envelope_control_transitions_total", scope) == 1
 
     # while the route is down, some requests still probe tier M (and are slow)
     probes = until(client, lambda model, degraded: model == "medium", 10)
@@ -106,16 +97,16 @@ def test_spike_downgrade_recovery(gateway: Gateway, upstream: ScriptedUpstream) 
 
     upstream.delays.pop("medium")  # tier M recovers; the probes see it, and the route comes back
     recovering = until(
-        client, lambda model, degraded: metric(gateway, "envelope_control_level", 'route="default"') == 0, 20
+        client, lambda model, degraded: gateway.metric("envelope_control_level", 'route="default"') == 0, 20
     )
     for _ in range(5):
         assert ask(client) == ("medium", "none")
     up = 'direction="up",kind="latency",scope="route:default"'
-    assert metric(gateway, "envelope_control_transitions_total", up) == 1
-    assert metric(gateway, "envelope_downgrade_duration_seconds_count", 'route="default"') == 1
-    lasted = metric(gateway, "envelope_downgrade_duration_seconds_sum", 'route="default"')
+    assert gateway.metric("envelope_control_transitions_total", up) == 1
+    assert gateway.metric("envelope_downgrade_duration_seconds_count", 'route="default"') == 1
+    lasted = gateway.metric("envelope_downgrade_duration_seconds_sum", 'route="default"')
     assert 0.5 <= lasted < 60
-    assert metric(gateway, "envelope_downgraded_seconds_total", 'route="default"') == pytest.approx(lasted, abs=0.5)
+    assert gateway.metric("envelope_downgraded_seconds_total", 'route="default"') == pytest.approx(lasted, abs=0.5)
 
     rows = gateway.ledger(wait_for=5 + len(seen) + len(probes) + len(recovering) + 5)
     downgraded = [r for r in rows if r["degradations"] == "slo_downgrade:M->S"]

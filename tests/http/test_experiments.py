@@ -10,7 +10,6 @@ import sqlite3
 import subprocess
 import sys
 import time
-import urllib.request
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -87,27 +86,20 @@ def ask(client: openai.OpenAI, route: str, text: str = "hello") -> Any:
     )
 
 
-def metric(gateway: Gateway, name: str, labels: str) -> float:
-    with urllib.request.urlopen(f"{gateway.root}/metrics") as answer:
-        text = answer.read().decode()
-    found = re.search(rf"^{re.escape(name)}\{{{re.escape(labels)}\}} (\S+)$", text, re.M)
-    return float(found.group(1)) if found else 0.0
-
-
 def test_a_slow_canary_is_rolled_back(gateway: Gateway, upstream: ScriptedUpstream) -> None:
     upstream.delays["slow"] = 0.2
     client = openai.OpenAI(base_url=gateway.base_url, api_key=gateway.key, max_retries=0)
     served: list[str] = []
     labels = 'experiment="slow-candidate",route="default"'
     deadline = time.monotonic() + 30
-    while metric(gateway, "envelope_experiment_rollbacks_total", labels) < 1:
+    while gateway.metric("envelope_experiment_rollbacks_total", labels) < 1:
         assert time.monotonic() < deadline, f"no rollback; served {Counter(served)}"
         served.append(ask(client, "default").headers["x-envelope-model"])
     assert {"medium", "slow"} <= set(served)  # both arms served before the rollback
     after = [ask(client, "default").headers["x-envelope-model"] for _ in range(20)]
     assert after == ["medium"] * 20
     weight = 'arm="candidate",experiment="slow-candidate",route="default"'
-    assert metric(gateway, "envelope_experiment_weight", weight) == 0
+    assert gateway.metric("envelope_experiment_weight", weight) == 0
 
     rows = [r for r in gateway.ledger(wait_for=len(served) + 20) if r["route"] == "default"]
     arms = {r["model"]: r["experiment"] for r in rows}
@@ -132,7 +124,7 @@ def test_shadow_traffic_is_compared_not_billed(gateway: Gateway, upstream: Scrip
     raw = ask(client, "shadowed", "shadow me please")
     assert raw.headers["x-envelope-model"] == "medium"
     deadline = time.monotonic() + 10
-    while metric(gateway, "envelope_shadow_requests_total", 'model="other",outcome="ok",route="shadowed"') < 1:
+    while gateway.metric("envelope_shadow_requests_total", 'model="other",outcome="ok",route="shadowed"') < 1:
         assert time.monotonic() < deadline, "the shadow call was not made"
         time.sleep(0.05)
     asked = [b["model"] for b in upstream.received[before:]]
@@ -164,7 +156,7 @@ def test_envelope_experiments_shadow_compares_them(gateway: Gateway, upstream: S
     for i in range(3):
         ask(client, "shadowed", f"compare {i}")
     deadline = time.monotonic() + 10
-    while metric(gateway, "envelope_shadow_requests_total", 'model="other",outcome="ok",route="shadowed"') < 4:
+    while gateway.metric("envelope_shadow_requests_total", 'model="other",outcome="ok",route="shadowed"') < 4:
         assert time.monotonic() < deadline
         time.sleep(0.05)
     time.sleep(0.3)  # the last result's write

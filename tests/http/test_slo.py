@@ -6,7 +6,6 @@ so the test can slow it down; windows are seconds instead of hours."""
 from __future__ import annotations
 
 import json
-import re
 import threading
 import time
 import urllib.request
@@ -95,13 +94,6 @@ def admin_get(gateway: Gateway, path: str) -> dict[str, Any]:
         return found
 
 
-def metric(gateway: Gateway, name: str, labels: str) -> float:
-    with urllib.request.urlopen(f"{gateway.root}/metrics") as answer:
-        text = answer.read().decode()
-    found = re.search(rf"^{re.escape(name)}\{{{re.escape(labels)}\}} (\S+)$", text, re.M)
-    return float(found.group(1)) if found else 0.0
-
-
 def test_a_latency_burn_fires_and_resolves(gateway: Gateway, upstream: ScriptedUpstream, receiver: Receiver) -> None:
     client = openai.OpenAI(base_url=gateway.base_url, api_key=gateway.key, max_retries=0)
 
@@ -110,8 +102,8 @@ def test_a_latency_burn_fires_and_resolves(gateway: Gateway, upstream: ScriptedU
 
     for _ in range(10):
         ask()
-    assert metric(gateway, "envelope_slo_events_total", 'objective="latency",outcome="good",route="default"') >= 10
-    assert metric(gateway, "envelope_slo_objective", 'objective="latency",route="default"') == 0.9
+    assert gateway.metric("envelope_slo_events_total", 'objective="latency",outcome="good",route="default"') >= 10
+    assert gateway.metric("envelope_slo_objective", 'objective="latency",route="default"') == 0.9
 
     upstream.delays["m"] = 0.15  # every answer now takes longer than the 80 ms target
     deadline = time.monotonic() + 20
@@ -121,7 +113,7 @@ def test_a_latency_burn_fires_and_resolves(gateway: Gateway, upstream: ScriptedU
     firing = next(a for b in receiver.bodies for a in b["alerts"] if a["status"] == "firing")
     assert firing["labels"] | {"route": "default", "severity": "page"} == firing["labels"]
     assert firing["annotations"]["runbook_url"].endswith("#EnvelopeLatencyBudgetBurn")
-    assert metric(gateway, "envelope_alerts_firing", 'alertname="EnvelopeLatencyBudgetBurn",severity="page"') == 1
+    assert gateway.metric("envelope_alerts_firing", 'alertname="EnvelopeLatencyBudgetBurn",severity="page"') == 1
 
     report = admin_get(gateway, "/admin/slo")
     assert [a["name"] for a in report["alerts"]] == ["EnvelopeLatencyBudgetBurn"]
@@ -136,5 +128,5 @@ def test_a_latency_burn_fires_and_resolves(gateway: Gateway, upstream: ScriptedU
         assert time.monotonic() < deadline, f"not resolved; webhook got {receiver.bodies}"
         ask()
         time.sleep(0.02)
-    assert metric(gateway, "envelope_alerts_firing", 'alertname="EnvelopeLatencyBudgetBurn",severity="page"') == 0
+    assert gateway.metric("envelope_alerts_firing", 'alertname="EnvelopeLatencyBudgetBurn",severity="page"') == 0
     assert admin_get(gateway, "/admin/slo")["alerts"] == []

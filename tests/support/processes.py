@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import time
 import urllib.request
@@ -45,6 +46,13 @@ class Gateway(GatewayProcess):
         with urllib.request.urlopen(request) as answer:
             result: dict[str, Any] = json.loads(answer.read())
             return result
+
+    def metric(self, name: str, labels: str) -> float:
+        """One sample of /metrics: `labels` as Prometheus writes them (sorted, quoted); 0 if absent."""
+        with urllib.request.urlopen(f"{self.root}/metrics") as answer:
+            text = answer.read().decode()
+        found = re.search(rf"^{re.escape(name)}\{{{re.escape(labels)}\}} (\S+)$", text, re.M)
+        return float(found.group(1)) if found else 0.0
 
     def ledger_row(self, request_id: str, timeout: float = 5.0) -> dict[str, Any]:
         """The ledger row of one request, waiting up to `timeout` for the writer to flush it."""

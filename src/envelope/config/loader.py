@@ -42,7 +42,7 @@ def load(path: str | Path) -> ConfigSet:
     return _merge(parts)
 
 
-class _StrictLoader(yaml.SafeLoader):
+class StrictLoader(yaml.SafeLoader):
     """Safe YAML that refuses a key given twice in one mapping (YAML would keep the last)."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
@@ -57,7 +57,7 @@ class _StrictLoader(yaml.SafeLoader):
 
 def _load_file(path: Path) -> ConfigFile:
     try:
-        raw: Any = yaml.load(path.read_text(encoding="utf-8"), Loader=_StrictLoader)
+        raw: Any = yaml.load(path.read_text(encoding="utf-8"), Loader=StrictLoader)
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
     if raw is None:

@@ -24,6 +24,7 @@ import yaml
 from pydantic import ValidationError
 
 from envelope.config.documents import Intent
+from envelope.config.loader import StrictLoader
 from envelope.evals.documents import TAGS, Check, GoldenHeaderDoc, GoldenItemDoc
 
 SUFFIXES = (".yaml", ".yml", ".jsonl")
@@ -174,24 +175,11 @@ def _location(loc: Iterable[int | str]) -> str:
 # --- YAML and JSONL --------------------------------------------------------------
 
 
-class _StrictLoader(yaml.SafeLoader):
-    """Safe YAML that refuses a key given twice in one mapping (YAML would keep the last)."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: set[Any] = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            if key in seen:
-                raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
-            seen.add(key)
-        return super().construct_mapping(node, deep=deep)
-
-
 def _yaml(path: Path, text: str) -> tuple[GoldenHeaderDoc, list[tuple[int, Any]]]:
     """The file's header and its items, each with the line it starts on."""
     stream = io.StringIO(text)
     stream.name = str(path)  # YAML's messages name the stream: the file, not "<unicode string>"
-    loader = _StrictLoader(stream)
+    loader = StrictLoader(stream)
     try:
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None
