@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from envelope.cli import bench, cache, classifier, evals, experiments, guard, kb, keys, registry, report
+from envelope.cli import bench, cache, classifier, evals, experiments, guard, kb, keys, registry, replay, report
 from envelope.cli.common import console, load_config
 from envelope.cli.serve import serve
 
@@ -29,6 +29,7 @@ app.command()(serve)
 for _command in (registry.diff, registry.apply, registry.history, registry.rollback, registry.flags):
     app.command(epilog=registry.EXIT_CODES)(_command)
 app.command("eval")(evals.evaluate)
+app.command("replay")(replay.replay)
 
 
 @config_app.command("validate")
