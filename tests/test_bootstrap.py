@@ -79,3 +79,32 @@ async def test_the_gateway_section_does_not_change_while_running(gateway: Gatewa
     doc["gateway"]["port"] = 9999
     await gateway.activate(ConfigSet.model_validate(doc), 3)
     assert gateway.config.gateway.port == 8080
+
+
+async def test_a_config_that_cannot_be_built_leaves_the_running_one_and_closes_what_it_made() -> None:
+    doc = copy.deepcopy(BASE)
+    doc["gateway"]["slo"] = {"enabled": True}
+    gateway = Gateway(ConfigSet.model_validate(doc), store=MemoryStore())
+    await gateway.start()
+    try:
+        before = providers(gateway)
+        closed: list[str] = []
+        original = type(before["kept-0"]).close
+
+        async def noting(self: Provider) -> None:
+            closed.append(self.name)
+
+        type(before["kept-0"]).close = noting  # type: ignore[method-assign]
+        try:
+            changed = copy.deepcopy(doc)
+            changed["models"][1]["deployments"][0]["timeout_s"] = 5.0
+            # an SLO window longer than the engine keeps (30 days of 5-minute buckets)
+            changed["routes"][0]["slo"] = {"burn_windows": [{"long_s": 90 * 86400, "short_s": 3600, "factor": 1}]}
+            with pytest.raises(ValueError, match="longer than the engine keeps"):
+                await gateway.activate(ConfigSet.model_validate(changed), 2)
+            assert gateway.serving.version is None and providers(gateway) == before
+            assert closed == ["changed-0"]  # the provider built for the refused config; "kept-0" lives on
+        finally:
+            type(before["kept-0"]).close = original  # type: ignore[method-assign]
+    finally:
+        await gateway.stop()

@@ -120,6 +120,13 @@ def _deployments(catalog: Catalog) -> list[ServedDeployment]:
     return [d for m in catalog.models.values() for d in m.deployments]
 
 
+def _only_in(catalog: Catalog, shelf: Shelf | None, other: Serving) -> tuple[list[Provider], Shelf | None]:
+    """The providers of `catalog` and the shelf that `other` does not use."""
+    kept = {id(p) for p in other.catalog.providers()}
+    alone = [p for p in catalog.providers() if id(p) not in kept]
+    return alone, shelf if shelf is not None and shelf is not other.shelf else None
+
+
 def _same(deployment: Deployment) -> str:
     return deployment.model_dump_json()
 
@@ -259,27 +266,44 @@ class Gateway:
             config = config.model_copy(update={"gateway": self.config.gateway})
         old = self.serving
         new = await self._serve(config, version, previous=old)
-        await asyncio.to_thread(self._warm_counters, new.catalog)
+        try:
+            await asyncio.to_thread(self._warm_counters, new.catalog)
+            if self._slo_observer is not None:
+                self._slo_observer.configure(config)  # refuses objectives the engine cannot keep
+        except BaseException:
+            await self._discard(new, old)
+            raise
         self.serving, self.config = new, config
         self.control.configure(config)
         self.experiments.configure(config)
         self.shadows.configure(new.catalog)
-        if self._slo_observer is not None:
-            self._slo_observer.configure(config)
         if self.breakers is not None:
             self.breakers.retarget(_deployments(new.catalog))
-        kept = {id(p) for p in new.catalog.providers()}
-        retired = [p for p in old.catalog.providers() if id(p) not in kept]
-        shelf = old.shelf if old.shelf is not None and old.shelf is not new.shelf else None
-        task = asyncio.create_task(self._retire(retired, shelf, _grace_s(old.config)), name="envelope-retire")
+        retired, shelf = _only_in(old.catalog, old.shelf, new)
+        task = asyncio.create_task(self._retire(retired, shelf, grace_s=_grace_s(old.config)), name="envelope-retire")
         self._retiring.add(task)
         task.add_done_callback(self._retiring.discard)
         log.info("config version %s is active", version)
 
+    async def _discard(self, new: Serving, old: Serving) -> None:
+        """Close what a build that will not be served made for itself."""
+        await self._retire(*_only_in(new.catalog, new.shelf, old), grace_s=0.0)
+
     async def _serve(self, config: ConfigSet, version: int | None, *, previous: Serving | None) -> Serving:
         """Build the catalog and chains of `config` over the long-lived parts."""
-        gw = self.config.gateway
         catalog = build_catalog(config, self.session, reuse=previous.catalog if previous else None)
+        try:
+            return await self._chains(config, version, catalog, previous)
+        except BaseException:  # nothing built here may outlive a failed build
+            made = [p for p in catalog.providers() if previous is None or p not in previous.catalog.providers()]
+            for provider in made:
+                await provider.close()
+            raise
+
+    async def _chains(
+        self, config: ConfigSet, version: int | None, catalog: Catalog, previous: Serving | None
+    ) -> Serving:
+        gw = self.config.gateway
         authenticate = Authenticate(catalog, self.keys)
         fleet = self._fleet_for(catalog)
         cache = await self._cache(config, catalog)
@@ -464,7 +488,7 @@ class Gateway:
             model.counter.text_tokens("warm up")
 
     @staticmethod
-    async def _retire(providers: list[Provider], shelf: Shelf | None, grace_s: float) -> None:
+    async def _retire(providers: list[Provider], shelf: Shelf | None, *, grace_s: float) -> None:
         """Close what an older serving alone used, once its requests have had time to end
         (at once when the gateway stops first)."""
         try:
