@@ -85,12 +85,17 @@ def bench_config(
         "cost_ceiling_usd": 0.01,
         "policy": "bench",
         "classify": False,
+        # the closed loop measures every request: adaptive control (a target never breached
+        # here), and, on by default, the SLO engine, payload sampling and the registry
+        "latency": {"p95_ms": 5000},
+        "adaptive": {},
     }
     gateway: dict[str, Any] = {
         "ledger": {"batch_size": 500, "flush_interval_ms": 250},
         "telemetry": {"otlp_endpoint": f"http://127.0.0.1:{otlp_port}/v1/traces", "sample_ratio": trace_ratio},
         # every request is embedded, as if each prompt were new (the bench sends one prompt)
         "classifier": {"cache_entries": 0},
+        "control": {"spend": {"threshold": 0.99}},
     }
     if admission != "off":
         tenant |= {"limits": _UNREACHED, "key_limits": _UNREACHED, "budget": {"period": "daily", "hard_usd": 1e9}}
