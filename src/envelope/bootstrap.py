@@ -227,7 +227,7 @@ class Gateway:
         )
         self.shadows = Shadows(self.metrics, store.add_shadow)
         self.sampler = Sampler(store, ledger.sample_payloads)
-        self.sampler.start()
+        await self.sampler.start()
         self.slo = self._slo_loop()
         version = await self._registered()
         self.serving = await self._serve(self.config, version, previous=None)

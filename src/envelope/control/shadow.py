@@ -114,8 +114,8 @@ class Shadows:
             shadow_cost_usd=cost,
             primary_output_tokens=ctx.output_tokens,
             shadow_output_tokens=output_tokens,
-            primary_text=self._kept(ctx.answer_content()),
-            shadow_text=self._kept(text),
+            primary_text=await self._kept(ctx.answer_content()),
+            shadow_text=await self._kept(text),
         )
         if self._write is not None:
             try:
@@ -123,9 +123,9 @@ class Shadows:
             except Exception as exc:  # whatever the store raised: the shadow is lost, said so
                 log.error("shadow result of %s not stored: %s", ctx.request_id, exc)
 
-    def _kept(self, text: str) -> str:
+    async def _kept(self, text: str) -> str:
         """What is stored of an answer: PII redacted, at most MAX_TEXT characters."""
-        if self._pii is None:
-            self._pii = PiiDetector()
+        if self._pii is None:  # built once, off the event loop (a fraction of a second of CPU)
+            self._pii = await asyncio.to_thread(PiiDetector)
         text = text[:MAX_TEXT]
         return redact(text, self._pii.find(text))

@@ -76,7 +76,11 @@ class Sampler:
             return
         self._pending.append(_Pending(ctx, ctx.body, ctx.answer_content()))
 
-    def start(self) -> None:
+    async def start(self) -> None:
+        """Build the PII detector now (a fraction of a second of CPU, off the event loop),
+        not at the first flush under load; then flush every interval."""
+        if self._rate > 0 and self._pii is None:
+            self._pii = await asyncio.to_thread(PiiDetector)
         self._ticker.start()
 
     async def close(self) -> None:
