@@ -27,7 +27,7 @@ from envelope.cache.semantic import SemanticCache
 from envelope.cache.semantic_index import SemanticIndex
 from envelope.catalog import Catalog, ServedDeployment, ServedModel
 from envelope.classifier.model import Classifier
-from envelope.config.documents import ConfigSet, Deployment
+from envelope.config.documents import ConfigSet, Deployment, ExperimentDoc
 from envelope.control.controller import Controller
 from envelope.control.experiments import Experiments
 from envelope.control.shadow import Shadows
@@ -57,7 +57,7 @@ from envelope.providers import registry as providers
 from envelope.providers.base import Provider
 from envelope.providers.minilm import MiniLMEmbeddings
 from envelope.registry.follower import Follower
-from envelope.registry.registry import Registry
+from envelope.registry.registry import Registry, RegistryError
 from envelope.retrieval.library import Library
 from envelope.retrieval.shelf import Shelf
 from envelope.slo.alerts import Alert, Alerting
@@ -223,7 +223,10 @@ class Gateway:
         store = self.store
         self.control = Controller(gw.control, self.metrics, self.admission, log_transition=store.add_transition)
         self.experiments = Experiments(
-            self.metrics, interval_s=gw.control.interval_s, log_transition=store.add_transition
+            self.metrics,
+            interval_s=gw.control.interval_s,
+            log_transition=store.add_transition,
+            on_rollback=self._canary_failed,
         )
         self.shadows = Shadows(self.metrics, store.add_shadow)
         self.sampler = Sampler(store, ledger.sample_payloads)
@@ -352,6 +355,31 @@ class Gateway:
             if self._slo_observer is not None:
                 self._slo_observer.configure(config)
         return Serving(config, version, catalog, chains, authenticate, cache, shelf)
+
+    async def _canary_failed(self, route: str, experiment: ExperimentDoc, why: str) -> None:
+        """A canary was rolled back here. If the version being served introduced it, roll
+        the registry back too: the fleet follows, and the version is marked bad."""
+        current = self.serving.version
+        if self.follower is None or current is None or not experiment.rollback.registry:
+            return
+        registry = self.follower.registry
+        try:
+            if await registry.active_version() != current:
+                return  # the registry moved on already (another replica, an operator)
+            target = await registry.last_known_good(current)
+            if target is None:
+                return
+            before = next((r for r in (await registry.config(target)).routes if r.name == route), None)
+            if before is not None and before.experiment == experiment:
+                return  # the canary ran before this version too: rolling back would not end it
+            reason = f"canary {experiment.name} on route {route}: {why}"
+            await registry.rollback(target, f"envelope-canary@{socket.gethostname()}", reason, action="auto_rollback")
+        except RegistryError as exc:  # someone else rolled back first, or nothing to go back to
+            log.info("canary %s: registry not rolled back (%s)", experiment.name, exc)
+            return
+        log.warning(
+            "canary %s on route %r: registry rolled back from version %d to %d", experiment.name, route, current, target
+        )
 
     def _slo_loop(self) -> SloLoop | None:
         """The SLO engine fed by every request, evaluated every interval: alerts to the

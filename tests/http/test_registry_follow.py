@@ -6,6 +6,7 @@ fake one (a stand-in on real HTTP: only the gateway's behaviour matters here).""
 from __future__ import annotations
 
 import copy
+import sqlite3
 import subprocess
 import sys
 import time
@@ -125,3 +126,43 @@ def test_every_replica_follows_one_apply(upstream: FakeUpstream, tmp_path: Path)
         finally:
             for replica in replicas:
                 replica.stop()
+
+
+def test_a_canary_that_breaches_rolls_the_registry_back(upstream: FakeUpstream, tmp_path: Path) -> None:
+    """Version 2 brings a canary whose candidate model is slow (the fake upstream's
+    delay fault): the gateway rolls it back, and the registry with it (auto_rollback)."""
+    first = document(upstream, 64)
+    first["gateway"]["control"] = {"interval_s": 0.1}
+    gateway = start_gateway(tmp_path / "canary", first)
+    try:
+        second = copy.deepcopy(first)
+        slow = {"type": "openai", "base_url": upstream.url("delay-200"), "model": "fake-model"}
+        second["models"].append({"name": "slow", "deployments": [{"name": "slow-0", "provider": slow}]})
+        second["routes"][0]["experiment"] = {
+            "name": "slow-model",
+            "kind": "canary",
+            "unit": "request",
+            "arms": [{"name": "control", "weight": 1}, {"name": "candidate", "weight": 1, "model": "slow"}],
+            "rollback": {"min_requests": 5, "window_s": 60},
+        }
+        applied = envelope("apply", str(write(gateway, "canary.yaml", second)), cwd=gateway.directory)
+        assert applied.returncode == 0, applied.stderr
+        until_served(gateway, ("2", "64"))
+
+        client = openai.OpenAI(base_url=gateway.base_url, api_key=gateway.key, max_retries=0)
+        versions = []
+        deadline = time.monotonic() + 30
+        while not versions or versions[-1] != "1":
+            assert time.monotonic() < deadline, f"no rollback; versions served {versions[-10:]}"
+            raw = client.chat.completions.with_raw_response.create(
+                model="auto", messages=[{"role": "user", "content": "hi"}]
+            )
+            versions.append(raw.headers["x-envelope-config-version"])
+        history = envelope("history", "--database", f"sqlite+aiosqlite:///{gateway.db}", cwd=gateway.directory)
+        assert "auto_rollback" in history.stdout and "envelope-canary@" in history.stdout
+        assert "slow-model" in history.stdout
+        with sqlite3.connect(gateway.db) as db:
+            status = db.execute("SELECT status, bad_reason FROM config_versions WHERE number = 2").fetchone()
+        assert status[0] == "bad" and "p95" in status[1]
+    finally:
+        gateway.stop()

@@ -437,6 +437,11 @@ class RollbackDoc(Document):
     max_guard_rate_delta: float = Field(
         default=0.05, ge=0, le=1, description="Share of answers a guardrail changed or flagged over control's + this"
     )
+    registry: bool = Field(
+        default=True,
+        description="When the active config version introduced this canary, also roll the registry back to the "
+        "last-known-good version (every replica follows; the version is marked bad)",
+    )
 
 
 class ExperimentDoc(Document):

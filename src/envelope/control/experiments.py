@@ -5,8 +5,10 @@
 A rollback sends all the candidate's traffic to the control arm at once, on this
 replica; it is logged, counted (`envelope_experiment_rollbacks_total`) and stored as a
 transition (`experiment:ROUTE/NAME`, kind `canary`). It holds until the experiment's
-document changes (a new config version) or the gateway restarts; make it permanent by
-applying a config without the candidate (`envelope apply` / `envelope rollback`).
+document changes (a new config version) or the gateway restarts. When the active
+registry version introduced the canary (`rollback.registry`, the default), the gateway
+also rolls the registry back to the last-known-good version (`bootstrap.py`), which
+every replica follows and which marks the canary's version bad.
 The arm of every request is in its ledger row (`experiment`: `NAME:ARM`).
 """
 
@@ -14,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from envelope.config.documents import ArmDoc, ConfigSet, ExperimentDoc
@@ -27,6 +29,9 @@ from envelope.telemetry.metrics import Metrics
 from envelope.ticker import Ticker
 
 log = logging.getLogger("envelope.experiments")
+
+# Told of a canary rolled back here: the route, the experiment, why.
+RollbackHook = Callable[[str, ExperimentDoc, str], Awaitable[None]]
 
 # Guardrail actions that changed or flagged an answer: the canary's quality signal.
 _QUALITY_EVENTS = (":refuse", ":answer", ":flag", ":redact")
@@ -49,10 +54,12 @@ class Experiments:
         *,
         interval_s: float = 1.0,
         log_transition: TransitionLog | None = None,
+        on_rollback: RollbackHook | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._metrics = metrics
         self._log_transition = log_transition
+        self._on_rollback = on_rollback
         self._clock = clock
         self._running: dict[str, _Running] = {}
         self._ticker = Ticker("experiments", interval_s, self.evaluate)
@@ -128,6 +135,8 @@ class Experiments:
             running.weights = [1.0, 0.0]
             self._publish_weights(running)
             made.append(self._rolled_back(running, why, candidate, now))
+            if self._on_rollback is not None:
+                await self._on_rollback(running.route, running.doc, why)
         for record in made:
             await store(self._log_transition, record)
         return made

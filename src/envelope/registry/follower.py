@@ -32,6 +32,10 @@ class Follower:
         self._ticker = Ticker("registry-follower", interval_s, self.check)
 
     @property
+    def registry(self) -> Registry:
+        return self._registry
+
+    @property
     def current(self) -> int | None:
         return self._current
 

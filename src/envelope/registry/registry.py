@@ -209,6 +209,10 @@ class Registry:
         except StaleActive as exc:
             raise ActivatedMeanwhile(f"another activation landed meanwhile ({exc}); look at history and retry") from exc
 
+    async def last_known_good(self, current: int) -> int | None:
+        """The version `rollback()` would go back to from `current` (None: none)."""
+        return await self._last_known_good(current)
+
     async def mark_bad(self, number: int, reason: str) -> None:
         if not await self._store.mark_bad(number, reason):
             raise NoSuchVersion(f"there is no version {number}")
