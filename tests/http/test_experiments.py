@@ -36,7 +36,8 @@ def config(upstream: ScriptedUpstream) -> dict[str, Any]:
 
     return {
         "gateway": {"control": {"interval_s": 0.1}},
-        "models": [model("medium"), model("slow"), model("small", "S"), model("other")],
+        "models": [model("medium"), model("slow"), model("small", "S"), model("other"), model("large", "L")],
+        "policies": [{"name": "to-large", "rules": [{"name": "large", "then": {"tier": "L"}}]}],
         "routes": [
             {
                 "name": "default",
@@ -51,12 +52,13 @@ def config(upstream: ScriptedUpstream) -> dict[str, Any]:
             },
             {
                 "name": "ab",
-                "models": ["medium", "small", "other"],
+                "models": ["medium", "small", "other", "large"],
                 "experiment": {
                     "name": "split",
                     "arms": [
-                        {"name": "a", "weight": 3},
+                        {"name": "a", "weight": 2},
                         {"name": "b", "weight": 1, "quality_tier": "S"},
+                        {"name": "c", "weight": 1, "policy": "to-large"},  # another policy: a policy version's trial
                     ],
                     "unit": "request",
                 },
@@ -112,9 +114,12 @@ def test_a_slow_canary_is_rolled_back(gateway: Gateway, upstream: ScriptedUpstre
 
 def test_an_ab_split_follows_the_weights(gateway: Gateway) -> None:
     client = openai.OpenAI(base_url=gateway.base_url, api_key=gateway.key, max_retries=0)
-    tiers = Counter(ask(client, "ab").headers["x-envelope-tier"] for _ in range(120))
-    assert set(tiers) == {"M", "S"}
-    assert 0.1 < tiers["S"] / 120 < 0.45  # arm b (tier S) has a quarter of the weight
+    answers = [ask(client, "ab").headers for _ in range(160)]
+    tiers = Counter(h["x-envelope-tier"] for h in answers)
+    assert set(tiers) == {"M", "S", "L"}
+    assert 0.12 < tiers["S"] / 160 < 0.4 and 0.12 < tiers["L"] / 160 < 0.4  # a quarter of the weight each
+    arms = {h["x-envelope-tier"]: h["x-envelope-experiment"] for h in answers}
+    assert arms == {"M": "split:a", "S": "split:b", "L": "split:c"}
 
 
 def test_shadow_traffic_is_compared_not_billed(gateway: Gateway, upstream: ScriptedUpstream) -> None:
