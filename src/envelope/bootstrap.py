@@ -27,7 +27,8 @@ from envelope.cache.semantic import SemanticCache
 from envelope.cache.semantic_index import SemanticIndex
 from envelope.catalog import Catalog, ServedDeployment, ServedModel
 from envelope.classifier.model import Classifier
-from envelope.config.documents import ConfigSet, Deployment, ExperimentDoc
+from envelope.config.control import ExperimentDoc
+from envelope.config.documents import ConfigSet, Deployment
 from envelope.control.controller import Controller
 from envelope.control.experiments import Experiments
 from envelope.control.shadow import Shadows

@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from envelope.admission.memory import MemoryAdmission
-from envelope.config.documents import ConfigSet, ControlDoc, SpendControlDoc
+from envelope.config.control import ControlDoc, SpendControlDoc
+from envelope.config.documents import ConfigSet
 from envelope.control.controller import Controller
 from envelope.core.admission import Settlement, budget_key, period_bounds
 from envelope.core.rules import routing_from

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from envelope.config.documents import RollbackDoc
+from envelope.config.control import RollbackDoc
 from envelope.core.experiment import Figures, assign, breach, bucket
 
 RULE = RollbackDoc(min_requests=50, max_p95_ratio=1.5, max_error_rate_delta=0.02, max_guard_rate_delta=0.05)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict
+
+Tier = Literal["S", "M", "L"]
 
 
 class Document(BaseModel):

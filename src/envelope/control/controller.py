@@ -19,7 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from envelope.admission.ports import AdmissionStore
-from envelope.config.documents import ConfigSet, ControlDoc, RouteDoc, TenantDoc
+from envelope.config.control import ControlDoc
+from envelope.config.documents import ConfigSet, RouteDoc, TenantDoc
 from envelope.control.recent import Recent
 from envelope.control.transitions import TransitionLog, store
 from envelope.core.admission import budget_key, period_bounds

@@ -19,7 +19,8 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from envelope.config.documents import ArmDoc, ConfigSet, ExperimentDoc
+from envelope.config.control import ArmDoc, ExperimentDoc
+from envelope.config.documents import ConfigSet
 from envelope.control.recent import Recent
 from envelope.control.transitions import TransitionLog, store
 from envelope.core.experiment import Figures, assign, breach, bucket

@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable
 import msgspec
 
 from envelope.catalog import Catalog
-from envelope.config.documents import ShadowDoc
+from envelope.config.control import ShadowDoc
 from envelope.core.pricing import cost_usd
 from envelope.errors import UpstreamError
 from envelope.guardrails.pii import PiiDetector, redact

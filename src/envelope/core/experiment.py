@@ -18,7 +18,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from envelope.config.documents import RollbackDoc
+from envelope.config.control import RollbackDoc
 
 
 def bucket(experiment: str, unit: str) -> float:
