@@ -121,11 +121,14 @@ def _deployments(catalog: Catalog) -> list[ServedDeployment]:
     return [d for m in catalog.models.values() for d in m.deployments]
 
 
-def _only_in(catalog: Catalog, shelf: Shelf | None, other: Serving) -> tuple[list[Provider], Shelf | None]:
-    """The providers of `catalog` and the shelf that `other` does not use."""
-    kept = {id(p) for p in other.catalog.providers()}
-    alone = [p for p in catalog.providers() if id(p) not in kept]
-    return alone, shelf if shelf is not None and shelf is not other.shelf else None
+def _only_in(catalog: Catalog, other: Serving | None) -> list[Provider]:
+    """The providers of `catalog` that `other` does not use."""
+    kept = {id(p) for p in other.catalog.providers()} if other is not None else set()
+    return [p for p in catalog.providers() if id(p) not in kept]
+
+
+def _shelf_only_in(serving: Serving, other: Serving) -> Shelf | None:
+    return serving.shelf if serving.shelf is not None and serving.shelf is not other.shelf else None
 
 
 def _same(deployment: Deployment) -> str:
@@ -235,6 +238,9 @@ class Gateway:
         self.slo = self._slo_loop()
         version = await self._registered()
         self.serving = await self._serve(self.config, version, previous=None)
+        if self._slo_observer is not None:
+            self._slo_observer.configure(self.config)
+        self._follow(self.serving)
         self.control.start()
         self.experiments.start()
         if self.slo is not None:
@@ -278,20 +284,24 @@ class Gateway:
             await self._discard(new, old)
             raise
         self.serving, self.config = new, config
-        self.control.configure(config)
-        self.experiments.configure(config)
-        self.shadows.configure(new.catalog)
+        self._follow(new)
         if self.breakers is not None:
             self.breakers.retarget(_deployments(new.catalog))
-        retired, shelf = _only_in(old.catalog, old.shelf, new)
-        task = asyncio.create_task(self._retire(retired, shelf, grace_s=_grace_s(old.config)), name="envelope-retire")
+        retiring = self._retire(_only_in(old.catalog, new), _shelf_only_in(old, new), grace_s=_grace_s(old.config))
+        task = asyncio.create_task(retiring, name="envelope-retire")
         self._retiring.add(task)
         task.add_done_callback(self._retiring.discard)
         log.info("config version %s is active", version)
 
+    def _follow(self, serving: Serving) -> None:
+        """The parts that outlive activations take up the config now served."""
+        self.control.configure(serving.config)
+        self.experiments.configure(serving.config)
+        self.shadows.configure(serving.catalog)
+
     async def _discard(self, new: Serving, old: Serving) -> None:
         """Close what a build that will not be served made for itself."""
-        await self._retire(*_only_in(new.catalog, new.shelf, old), grace_s=0.0)
+        await self._retire(_only_in(new.catalog, old), _shelf_only_in(new, old), grace_s=0.0)
 
     async def _serve(self, config: ConfigSet, version: int | None, *, previous: Serving | None) -> Serving:
         """Build the catalog and chains of `config` over the long-lived parts."""
@@ -299,9 +309,7 @@ class Gateway:
         try:
             return await self._chains(config, version, catalog, previous)
         except BaseException:  # nothing built here may outlive a failed build
-            made = [p for p in catalog.providers() if previous is None or p not in previous.catalog.providers()]
-            for provider in made:
-                await provider.close()
+            await self._retire(_only_in(catalog, previous), None, grace_s=0.0)
             raise
 
     async def _chains(
@@ -349,12 +357,6 @@ class Gateway:
             ],
             tracing=self.tracing,
         )
-        if previous is None:
-            self.control.configure(config)
-            self.experiments.configure(config)
-            self.shadows.configure(catalog)
-            if self._slo_observer is not None:
-                self._slo_observer.configure(config)
         return Serving(config, version, catalog, chains, authenticate, cache, shelf)
 
     async def _canary_failed(self, route: str, experiment: ExperimentDoc, why: str) -> None:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from envelope.core.control import Measured, RouteState, Tuning, economy, is_probe, step
+from envelope.config.control import AdaptiveDoc
+from envelope.core.control import Measured, RouteState, economy, is_probe, step
 
-TUNE = Tuning(
-    target_ms=100.0,
+TARGET_MS = 100.0
+TUNE = AdaptiveDoc(
     window_s=10.0,
     min_requests=10,
     breach_for_s=5.0,
@@ -21,10 +22,10 @@ def seen(served: float | None, n: int = 50, nominal: float | None = None, probes
     return Measured(served, n, nominal if nominal is not None else served, probes if nominal is not None else n)
 
 
-def run(state: RouteState, measured: Measured, times: list[float], tune: Tuning = TUNE) -> tuple[RouteState, list]:
+def run(state: RouteState, measured: Measured, times: list[float], tune: AdaptiveDoc = TUNE) -> tuple[RouteState, list]:
     moves = []
     for t in times:
-        state, moved = step(state, measured, tune, t)
+        state, moved = step(state, measured, tune, TARGET_MS, t)
         if moved is not None:
             moves.append(moved)
     return state, moves
@@ -87,7 +88,7 @@ def test_without_probes_it_retries_after_a_while() -> None:
 
 
 def test_max_steps_bounds_the_descent() -> None:
-    two = Tuning(target_ms=100.0, min_requests=10, breach_for_s=5.0, max_steps=2)
+    two = AdaptiveDoc(min_requests=10, breach_for_s=5.0, max_steps=2)
     state, moves = run(RouteState(), seen(300.0), [0.0, 5.0], two)
     assert state.level == 1
     # still breaching at level 1 (the clocks restarted at the transition)

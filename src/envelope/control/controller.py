@@ -19,12 +19,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from envelope.admission.ports import AdmissionStore
-from envelope.config.control import ControlDoc
-from envelope.config.documents import ConfigSet, RouteDoc, TenantDoc
+from envelope.cache.ports import STORE_ERRORS
+from envelope.config.control import AdaptiveDoc, ControlDoc
+from envelope.config.documents import ConfigSet, TenantDoc
 from envelope.control.recent import Recent
 from envelope.control.transitions import TransitionLog, store
 from envelope.core.admission import budget_key, period_bounds
-from envelope.core.control import Measured, RouteState, Transition, Tuning, economy, is_probe, step
+from envelope.core.control import Measured, RouteState, Transition, economy, is_probe, step
 from envelope.core.rules import Routing, clamp, shift
 from envelope.pipeline.context import RequestContext
 from envelope.store.records import TransitionRecord
@@ -36,8 +37,8 @@ log = logging.getLogger("envelope.control")
 
 @dataclass(slots=True)
 class _Route:
-    doc: RouteDoc
-    tuning: Tuning
+    doc: AdaptiveDoc
+    target_ms: float
     state: RouteState
     served: Recent
     nominal: Recent
@@ -74,13 +75,14 @@ class Controller:
         for doc in config.routes:
             if doc.adaptive is None:
                 continue
-            tuning = _tuning(doc)
+            target = doc.adaptive.p95_ms or doc.latency.p95_ms
+            assert target is not None  # RouteDoc checks it
             kept = self._routes.get(doc.name)
             if kept is not None:
-                kept.doc, kept.tuning = doc, tuning
+                kept.doc, kept.target_ms = doc.adaptive, target
                 routes[doc.name] = kept
             else:
-                routes[doc.name] = _Route(doc, tuning, RouteState(since=self._clock()), Recent(), Recent())
+                routes[doc.name] = _Route(doc.adaptive, target, RouteState(since=self._clock()), Recent(), Recent())
         self._routes = routes
         self._tenants = {t.name: t for t in config.tenants if t.budget is not None}
         self._economy &= set(self._tenants)
@@ -100,7 +102,7 @@ class Controller:
         steps, kind = 0, ""
         if controlled is not None:
             level = controlled.state.level
-            if level > 0 and not is_probe(self._draw(), _probe_share(controlled.doc)):
+            if level > 0 and not is_probe(self._draw(), controlled.doc.probe_share):
                 steps, kind, ctx.control = level, "slo_downgrade", "downgraded"
             else:
                 ctx.control = "probe" if level > 0 else "nominal"
@@ -154,11 +156,11 @@ class Controller:
         return made
 
     def _step_route(self, name: str, route: _Route, now: float, elapsed: float) -> TransitionRecord | None:
-        since = now - route.tuning.window_s
+        since = now - route.doc.window_s
         served, nominal = route.served.figures(since), route.nominal.figures(since)
         seen = Measured(served.p95_ms, served.requests, nominal.p95_ms, nominal.requests)
         before = route.state
-        route.state, moved = step(route.state, seen, route.tuning, now)
+        route.state, moved = step(route.state, seen, route.doc, route.target_ms, now)
         if before.level > 0:
             self._metrics.downgraded_seconds.labels(name).inc(elapsed)
         self._metrics.control_level.labels(name).set(route.state.level)
@@ -181,7 +183,7 @@ class Controller:
             start, _ = period_bounds(budget, now)
             try:
                 settled, reserved = await self._admission.spent(budget_key(name, start), now)
-            except Exception as exc:  # a store fault: keep the economy as it was
+            except STORE_ERRORS as exc:  # the admission store is away: keep the economy as it was
                 log.warning("adaptive control: spend of tenant %r unavailable (%s)", name, exc)
                 continue
             fraction = (settled + reserved) / ceiling
@@ -221,28 +223,6 @@ class Controller:
         if record.downgraded_s is not None:
             self._metrics.downgrade_duration.labels(record.scope.removeprefix("route:")).observe(record.downgraded_s)
         await store(self._log_transition, record)
-
-
-def _tuning(doc: RouteDoc) -> Tuning:
-    adaptive = doc.adaptive
-    assert adaptive is not None
-    target = adaptive.p95_ms or doc.latency.p95_ms
-    assert target is not None  # RouteDoc checks it
-    return Tuning(
-        target_ms=target,
-        window_s=adaptive.window_s,
-        min_requests=adaptive.min_requests,
-        breach_for_s=adaptive.breach_for_s,
-        recover_ratio=adaptive.recover_ratio,
-        recover_for_s=adaptive.recover_for_s,
-        min_probes=adaptive.min_probes,
-        retry_after_s=adaptive.retry_after_s,
-        max_steps=adaptive.max_steps,
-    )
-
-
-def _probe_share(doc: RouteDoc) -> float:
-    return doc.adaptive.probe_share if doc.adaptive is not None else 0.0
 
 
 def _latency_record(route: str, moved: Transition) -> TransitionRecord:

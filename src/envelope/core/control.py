@@ -25,22 +25,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Literal
 
+from envelope.config.control import AdaptiveDoc
+
 Direction = Literal["down", "up"]
-
-
-@dataclass(frozen=True, slots=True)
-class Tuning:
-    """A route's control settings (from its `adaptive` document), in seconds and ms."""
-
-    target_ms: float
-    window_s: float = 60.0
-    min_requests: int = 20
-    breach_for_s: float = 30.0
-    recover_ratio: float = 0.8
-    recover_for_s: float = 60.0
-    min_probes: int = 5
-    retry_after_s: float = 300.0
-    max_steps: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,38 +63,39 @@ class Transition:
     downgraded_s: float | None = None  # on the way back to level 0: how long it lasted
 
 
-def step(state: RouteState, seen: Measured, tune: Tuning, now: float) -> tuple[RouteState, Transition | None]:
-    """The route's next state, and the transition if the level changed."""
-    state = _watch(state, seen, tune, now)
+def step(
+    state: RouteState, seen: Measured, tune: AdaptiveDoc, target_ms: float, now: float
+) -> tuple[RouteState, Transition | None]:
+    """The route's next state, and the transition if the level changed (`target_ms`: the
+    route's p95 target, `tune.p95_ms` or its `latency.p95_ms`)."""
+    state = _watch(state, seen, tune, target_ms, now)
     breached = state.breach_since is not None and now - state.breach_since >= tune.breach_for_s
     if breached and state.level < tune.max_steps:
-        reason = f"p95 {seen.served_p95_ms:.0f} ms > target {tune.target_ms:.0f} ms for {tune.breach_for_s:g} s"
-        return _move(state, state.level + 1, now, "down", reason, seen.served_p95_ms, tune)
+        reason = f"p95 {seen.served_p95_ms:.0f} ms > target {target_ms:.0f} ms for {tune.breach_for_s:g} s"
+        return _move(state, state.level + 1, now, "down", reason, seen.served_p95_ms, target_ms)
     if state.level > 0:
         if state.calm_since is not None and now - state.calm_since >= tune.recover_for_s:
             reason = (
                 f"nominal p95 {seen.nominal_p95_ms:.0f} ms < {tune.recover_ratio:g} × target "
                 f"for {tune.recover_for_s:g} s"
             )
-            return _move(state, state.level - 1, now, "up", reason, seen.nominal_p95_ms, tune)
+            return _move(state, state.level - 1, now, "up", reason, seen.nominal_p95_ms, target_ms)
         if seen.nominal_count < tune.min_probes and now - state.since >= tune.retry_after_s:
             reason = f"no evidence for {tune.retry_after_s:g} s (too few probes): trying one level up"
-            return _move(state, state.level - 1, now, "up", reason, seen.nominal_p95_ms, tune)
+            return _move(state, state.level - 1, now, "up", reason, seen.nominal_p95_ms, target_ms)
     return state, None
 
 
-def _watch(state: RouteState, seen: Measured, tune: Tuning, now: float) -> RouteState:
+def _watch(state: RouteState, seen: Measured, tune: AdaptiveDoc, target_ms: float, now: float) -> RouteState:
     """Start or stop the breach and calm clocks."""
     breaching = (
-        seen.served_count >= tune.min_requests
-        and seen.served_p95_ms is not None
-        and seen.served_p95_ms > tune.target_ms
+        seen.served_count >= tune.min_requests and seen.served_p95_ms is not None and seen.served_p95_ms > target_ms
     )
     calm = (
         state.level > 0
         and seen.nominal_count >= tune.min_probes
         and seen.nominal_p95_ms is not None
-        and seen.nominal_p95_ms < tune.recover_ratio * tune.target_ms
+        and seen.nominal_p95_ms < tune.recover_ratio * target_ms
     )
     breach_since = (state.breach_since if state.breach_since is not None else now) if breaching else None
     calm_since = (state.calm_since if state.calm_since is not None else now) if calm else None
@@ -117,12 +105,12 @@ def _watch(state: RouteState, seen: Measured, tune: Tuning, now: float) -> Route
 
 
 def _move(
-    state: RouteState, level: int, now: float, direction: Direction, reason: str, p95: float | None, tune: Tuning
+    state: RouteState, level: int, now: float, direction: Direction, reason: str, p95: float | None, target_ms: float
 ) -> tuple[RouteState, Transition]:
     downgraded_at = state.downgraded_at if state.level > 0 else now
     lasted = now - downgraded_at if level == 0 and downgraded_at is not None else None
     new = RouteState(level=level, since=now, downgraded_at=downgraded_at if level > 0 else None)
-    return new, Transition(direction, state.level, level, now, reason, p95, tune.target_ms, lasted)
+    return new, Transition(direction, state.level, level, now, reason, p95, target_ms, lasted)
 
 
 # --- spend --------------------------------------------------------------------------
