@@ -42,7 +42,6 @@ _QUALITY_EVENTS = (":refuse", ":answer", ":flag", ":redact")
 class _Running:
     route: str
     doc: ExperimentDoc
-    shape: str  # the document, to tell a changed experiment from the same one
     weights: list[float]
     arms: list[Recent]
     rolled_back: str | None = None
@@ -73,14 +72,11 @@ class Experiments:
             doc = route.experiment
             if doc is None:
                 continue
-            shape = doc.model_dump_json()
             kept = self._running.get(route.name)
-            if kept is not None and kept.shape == shape:
+            if kept is not None and kept.doc == doc:
                 running[route.name] = kept
                 continue
-            running[route.name] = _Running(
-                route.name, doc, shape, [a.weight for a in doc.arms], [Recent() for _ in doc.arms]
-            )
+            running[route.name] = _Running(route.name, doc, [a.weight for a in doc.arms], [Recent() for _ in doc.arms])
             self._publish_weights(running[route.name])
         self._running = running
 

@@ -12,7 +12,6 @@ primary's in `shadow_results`. Answers are stored with their PII redacted and cu
 from __future__ import annotations
 
 import asyncio
-import logging
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -21,6 +20,7 @@ import msgspec
 
 from envelope.catalog import Catalog
 from envelope.config.control import ShadowDoc
+from envelope.control.transitions import store
 from envelope.core.pricing import cost_usd
 from envelope.errors import UpstreamError
 from envelope.guardrails.pii import PiiDetector, redact
@@ -29,8 +29,6 @@ from envelope.providers.base import Timeouts
 from envelope.store.records import ShadowRecord
 from envelope.telemetry.metrics import Metrics
 from envelope.wire import CompletionView
-
-log = logging.getLogger("envelope.shadow")
 
 MAX_TEXT = 2000
 _completion = msgspec.json.Decoder(CompletionView)
@@ -117,11 +115,7 @@ class Shadows:
             primary_text=await self._kept(ctx.answer_content()),
             shadow_text=await self._kept(text),
         )
-        if self._write is not None:
-            try:
-                await self._write(record)
-            except Exception as exc:  # whatever the store raised: the shadow is lost, said so
-                log.error("shadow result of %s not stored: %s", ctx.request_id, exc)
+        await store(self._write, record)
 
     async def _kept(self, text: str) -> str:
         """What is stored of an answer: PII redacted, at most MAX_TEXT characters."""

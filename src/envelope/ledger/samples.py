@@ -14,7 +14,6 @@ import asyncio
 import logging
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import msgspec
@@ -43,13 +42,6 @@ _KEPT_PARAMS = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class _Pending:
-    ctx: RequestContext
-    body: bytes  # the request as the client sent it (before redaction or added context)
-    answer: str
-
-
 class Sampler:
     """The account observer that keeps `rate` of chat requests (authenticated, answered or
     failed upstream — not refused for the client's own mistakes)."""
@@ -65,7 +57,7 @@ class Sampler:
         self._store = store
         self._rate = rate
         self._draw = draw
-        self._pending: list[_Pending] = []
+        self._pending: list[RequestContext] = []
         self._pii: PiiDetector | None = None
         self._ticker = Ticker("payload-samples", flush_interval_s, self.flush)
 
@@ -74,7 +66,7 @@ class Sampler:
             return
         if self._draw() >= self._rate or len(self._pending) >= MAX_PENDING:
             return
-        self._pending.append(_Pending(ctx, ctx.body, ctx.answer_content()))
+        self._pending.append(ctx)  # finished: nothing changes it any more
 
     async def start(self) -> None:
         """Build the PII detector now (a fraction of a second of CPU, off the event loop),
@@ -100,14 +92,14 @@ class Sampler:
             return 0
         return len(samples)
 
-    def _redacted(self, batch: list[_Pending]) -> list[PayloadSample]:
+    def _redacted(self, batch: list[RequestContext]) -> list[PayloadSample]:
         if self._pii is None:
             self._pii = PiiDetector()
         return [self._sample(p) for p in batch]
 
-    def _sample(self, pending: _Pending) -> PayloadSample:
-        ctx = pending.ctx
-        sent: dict[str, Any] = msgspec.json.decode(pending.body)  # parsed once already: it decodes
+    def _sample(self, ctx: RequestContext) -> PayloadSample:
+        # the request as the client sent it (before redaction or added context); parsed once already
+        sent: dict[str, Any] = msgspec.json.decode(ctx.body)
         request = {k: sent[k] for k in _KEPT_PARAMS if k in sent}
         request["messages"] = [self._message(m) for m in sent.get("messages", [])]
         return PayloadSample(
@@ -118,7 +110,7 @@ class Sampler:
             feature=ctx.feature,
             config_version=ctx.config_version,
             request=msgspec.json.encode(request).decode(),
-            answer=self._clean(pending.answer),
+            answer=self._clean(ctx.answer_content()),
             status=ctx.status,
             model=ctx.model_name,
             tier=ctx.model.doc.tier if ctx.model else None,

@@ -71,8 +71,10 @@ class Decide:
         assert ctx.envelope is not None and ctx.chat is not None
         verdict = ctx.classification
         chars = sum(len(message_text(m)) for m in ctx.chat.messages) if "input_chars" in reads else 0
-        now = datetime.now(UTC) if "flags" in reads else None
-        flags = frozenset(f.name for f in self._flags if now and flag_on(f, now, ctx.tenant))
+        flags: frozenset[str] = frozenset()
+        if "flags" in reads:
+            now = datetime.now(UTC)
+            flags = frozenset(f.name for f in self._flags if flag_on(f, now, ctx.tenant))
         return Facts(
             mode=ctx.envelope.mode,
             latency_budget_ms=ctx.envelope.deadline_ms,
