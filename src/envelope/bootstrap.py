@@ -21,6 +21,8 @@ from opentelemetry.sdk.trace import SpanProcessor
 from envelope.admission import registry as admission_stores
 from envelope.admission.breakers import SharedBreakers
 from envelope.admission.ports import AdmissionStore
+from envelope.batch.batches import Batches
+from envelope.batch.worker import BatchWorker
 from envelope.cache import registry as answer_stores
 from envelope.cache.ports import AnswerStore
 from envelope.cache.semantic import SemanticCache
@@ -175,6 +177,8 @@ class Gateway:
     slo: SloLoop | None = field(default=None, init=False)
     _slo_observer: SloObserver | None = field(default=None, init=False)
     breakers: SharedBreakers | None = field(default=None, init=False)
+    batches: Batches | None = field(default=None, init=False)
+    _batch_worker: BatchWorker | None = field(default=None, init=False)
     _answers: AnswerStore = field(init=False)
     _semantic: SemanticCache | None = field(default=None, init=False)
     _own: list[Embedder] = field(default_factory=list, init=False)
@@ -247,7 +251,18 @@ class Gateway:
             self.slo.start()
         if self.follower is not None:
             self.follower.start()
+        self._start_batches(store)
         await asyncio.to_thread(self._warm_counters, self.serving.catalog)
+
+    def _start_batches(self, store: Store) -> None:
+        settings = self.config.gateway.batch
+        self.batches = Batches(store, settings)
+        if settings.enabled:
+            done = self.metrics.batch_items
+            self._batch_worker = BatchWorker(
+                store, lambda: self.serving, settings, observe=lambda status: done.labels(status).inc()
+            )
+            self._batch_worker.start()
 
     async def _registered(self) -> int | None:
         """The config version to start with; `self.config` becomes it. With the registry on,
@@ -531,6 +546,8 @@ class Gateway:
                 await provider.close()
 
     async def stop(self) -> None:
+        if self._batch_worker is not None:  # first: its items still run through the chains
+            await self._batch_worker.stop()
         if self.follower is not None:
             await self.follower.close()
         for task in list(self._retiring):

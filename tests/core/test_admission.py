@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 
 from envelope.config.documents import AdmissionDoc, BudgetDoc, LimitsDoc, RouteDoc, TenantDoc
@@ -40,6 +41,17 @@ def test_bucket_arithmetic() -> None:
 
 def facts(tenant: TenantDoc, route: RouteDoc, request_id: str = "r1", tokens: int = 30) -> Facts:
     return Facts(request_id, tenant, route, "key_1", "M", tokens, 0.002, deadline_s=10)
+
+
+def test_a_request_priority_overrides_the_tenants_and_is_planned_apart() -> None:
+    tenant = TenantDoc(name="acme", priority="high", limits=LimitsDoc(concurrency=10))
+    route = RouteDoc(name="r")
+    planner = Planner(AdmissionDoc())
+    online = planner.plan(facts(tenant, route), now=0.0)
+    batch = planner.plan(dataclasses.replace(facts(tenant, route, "r2"), priority="low"), now=0.0)
+    assert [s.limit for s in online.slots] == [10]
+    assert [s.limit for s in batch.slots] == [5]  # a batch item may fill half the tenant's slots
+    assert planner.plan(facts(tenant, route, "r3"), now=0.0).slots == online.slots
 
 
 def test_planner_asks_for_what_is_configured_and_shares_by_priority() -> None:

@@ -20,7 +20,7 @@ from envelope.store.schema import ledger, metadata
 from tests.store.databases import SQL_KINDS, Database, empty_database
 from tests.store.test_contract import record
 
-HEAD = "0006"  # the newest migration: every test below ends there
+HEAD = "0007"  # the newest migration: every test below ends there
 
 
 def snapshot(conn: Connection) -> dict[str, Any]:

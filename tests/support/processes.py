@@ -10,7 +10,14 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from envelope.bench.processes import FakeUpstream, GatewayProcess, free_port, start_fake_upstream, write_config
+from envelope.bench.processes import (
+    FakeUpstream,
+    GatewayProcess,
+    free_port,
+    launch,
+    start_fake_upstream,
+    write_config,
+)
 from envelope.bench.processes import start_gateway as _start_gateway
 
 __all__ = [
@@ -18,6 +25,7 @@ __all__ = [
     "Gateway",
     "free_port",
     "read_ledger",
+    "relaunch",
     "start_fake_upstream",
     "start_gateway",
     "write_config",
@@ -68,6 +76,12 @@ class Gateway(GatewayProcess):
 
 def start_gateway(directory: Path, document: dict[str, Any], env: dict[str, str] | None = None) -> Gateway:
     process = _start_gateway(directory, document, env)
+    return Gateway(process.directory, process.port, process.key, process.admin_key, process.proc, process.log)
+
+
+def relaunch(gateway: Gateway, env: dict[str, str] | None = None) -> Gateway:
+    """The same gateway (config, store, keys) started again, on a new port."""
+    process = launch(gateway.directory, gateway.key, gateway.admin_key, env)
     return Gateway(process.directory, process.port, process.key, process.admin_key, process.proc, process.log)
 
 

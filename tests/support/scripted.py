@@ -4,6 +4,7 @@ gateway sent it (redacted prompts, retrieved context, re-asks).
 
 Answers: the first rule whose key occurs in the user messages' text gives the content
 (a list of contents is served in turn, the last one repeating); else `default`.
+`failures` makes the upstream answer 503 a number of times to requests containing a text.
 Every request body received is kept in `received`. `delays` makes the upstream slow for
 one upstream model name (`delays["medium"] = 0.3`), and can be changed while it serves. Streams are sent as SSE in three
 content chunks and a usage chunk when asked for.
@@ -31,6 +32,7 @@ class ScriptedUpstream:
     default: str = "ok"
     received: list[dict[str, Any]] = field(default_factory=list)
     delays: dict[str, float] = field(default_factory=dict)  # upstream model name → seconds before answering
+    failures: dict[str, int] = field(default_factory=dict)  # text in the prompt → answer 503 this many times first
 
     @property
     def url(self) -> str:
@@ -46,12 +48,21 @@ class ScriptedUpstream:
                 return answer
         return self.default
 
+    def failing(self, body: dict[str, Any]) -> str | None:
+        """The `failures` key this request matches while it has failures left."""
+        text = json.dumps(body["messages"])
+        return next((key for key, left in self.failures.items() if left > 0 and key in text), None)
+
     async def chat(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
         self.received.append(body)
         delay = self.delays.get(body.get("model", ""), 0.0)
         if delay > 0:
             await asyncio.sleep(delay)
+        failing = self.failing(body)
+        if failing is not None:
+            self.failures[failing] -= 1
+            return web.json_response({"error": {"message": "scripted outage", "type": "server_error"}}, status=503)
         content = self.answer_for(body)
         prompt = sum(len(str(m.get("content") or "")) for m in body["messages"]) // 4 + 1
         usage = {"prompt_tokens": prompt, "completion_tokens": len(content.split()) + 1}

@@ -138,6 +138,12 @@ async def _issue_keys(config_path: Path) -> tuple[str, str]:
 def start_gateway(directory: Path, document: dict[str, Any], env: dict[str, str] | None = None) -> GatewayProcess:
     config_path = write_config(directory, document)
     secret, admin = asyncio.run(_issue_keys(config_path))
+    return launch(directory, secret, admin, env)
+
+
+def launch(directory: Path, secret: str, admin: str, env: dict[str, str] | None = None) -> GatewayProcess:
+    """Start `envelope serve` on the config already in `directory` (again, after a stop or a crash)."""
+    config_path = directory / "envelope.yaml"
     port = free_port()
     log = directory / "gateway.log"
     proc = subprocess.Popen(
@@ -152,7 +158,7 @@ def start_gateway(directory: Path, document: dict[str, Any], env: dict[str, str]
             str(port),
             "--no-first-key",
         ],
-        stdout=log.open("wb"),
+        stdout=log.open("ab"),
         stderr=subprocess.STDOUT,
         env={**os.environ, **(env or {})},
         cwd=directory,

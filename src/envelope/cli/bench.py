@@ -10,12 +10,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
+from envelope.cli.bench_scenario import scenario
 from envelope.cli.common import console, err_console
 
 if TYPE_CHECKING:
     from envelope.bench.retrieval import RetrievalCost
 
 app = typer.Typer(help="Benchmarks that print figures.", invoke_without_command=True)
+app.command("scenario")(scenario)
 
 
 def target(mode: str) -> str:

@@ -8,7 +8,21 @@ from typing import Annotated
 
 import typer
 
-from envelope.cli import bench, cache, classifier, evals, experiments, guard, kb, keys, registry, replay, report
+from envelope.cli import (
+    bench,
+    cache,
+    classifier,
+    estimate,
+    evals,
+    experiments,
+    guard,
+    kb,
+    keys,
+    registry,
+    replay,
+    report,
+    simulate,
+)
 from envelope.cli.common import console, load_config
 from envelope.cli.serve import serve
 
@@ -30,6 +44,8 @@ for _command in (registry.diff, registry.apply, registry.history, registry.rollb
     app.command(epilog=registry.EXIT_CODES)(_command)
 app.command("eval")(evals.evaluate)
 app.command("replay")(replay.replay)
+app.command("simulate")(simulate.simulate)
+app.command("estimate")(estimate.estimate)
 
 
 @config_app.command("validate")

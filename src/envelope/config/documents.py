@@ -14,6 +14,8 @@ from pydantic import Field, field_validator, model_validator
 
 from envelope.config.base import Document
 from envelope.config.base import Tier as Tier  # re-exported: the config's types are named from here
+from envelope.config.batch import BatchDoc
+from envelope.config.chargeback import ChargebackDoc
 from envelope.config.control import AdaptiveDoc, ControlDoc, ExperimentDoc, RegistryDoc, ShadowDoc
 from envelope.config.slo import RouteSloDoc, SloSettingsDoc
 
@@ -572,6 +574,8 @@ class GatewayDoc(Document):
     control: ControlDoc = ControlDoc()
     registry: RegistryDoc = RegistryDoc()
     slo: SloSettingsDoc = Field(default_factory=SloSettingsDoc, description="The SLO engine, its alerts and sinks")
+    batch: BatchDoc = Field(default_factory=BatchDoc, description="The batch API's worker")
+    chargeback: ChargebackDoc = Field(default_factory=ChargebackDoc, description="Internal billing plans (reports)")
 
 
 class FlagDoc(Document):

@@ -156,6 +156,7 @@ class Facts:
     input_tokens: int
     worst_case_usd: float
     deadline_s: float  # seconds left of its latency budget
+    priority: Priority | None = None  # overrides the route's and the tenant's (batch items run low)
 
 
 class Planner:
@@ -166,11 +167,13 @@ class Planner:
 
     def __init__(self, settings: AdmissionDoc) -> None:
         self._settings = settings
-        self._shapes: dict[tuple[str, str, str, str], tuple[tuple[Bucket, ...], tuple[Slots, ...]]] = {}
+        self._shapes: dict[
+            tuple[str, str, str, str, Priority | None], tuple[tuple[Bucket, ...], tuple[Slots, ...]]
+        ] = {}
         self._budgets: dict[str, Reservation] = {}
 
     def plan(self, facts: Facts, now: float) -> Ask:
-        shape_key = (facts.tenant.name, facts.route.name, facts.key_id, facts.tier)
+        shape_key = (facts.tenant.name, facts.route.name, facts.key_id, facts.tier, facts.priority)
         shape = self._shapes.get(shape_key)
         if shape is None:
             if len(self._shapes) >= self.MAX_CACHED:
@@ -217,7 +220,7 @@ def settlement(ask: Ask, *, actual_usd: float, output_tokens: int) -> Settlement
 
 
 def _shape(facts: Facts, settings: AdmissionDoc) -> tuple[tuple[Bucket, ...], tuple[Slots, ...]]:
-    priority: Priority = facts.route.priority or facts.tenant.priority
+    priority: Priority = facts.priority or facts.route.priority or facts.tenant.priority
     share = settings.priority_shares.get(priority, 1.0)
     buckets: list[Bucket] = []
     slots: list[Slots] = []

@@ -25,7 +25,7 @@ from envelope.bootstrap import Gateway
 from envelope.catalog import AUTO
 from envelope.config import loader
 from envelope.config.documents import ConfigSet
-from envelope.http import admin
+from envelope.http import admin, batches, dashboard
 from envelope.http.errors import exception_handlers
 from envelope.http.proxy import ASGIApp, ProxyRoutes
 from envelope.pipeline.context import RequestContext
@@ -86,6 +86,8 @@ def build_app(config: ConfigSet, **gateway_options: Any) -> ASGIApp:
         Route("/metrics", metrics, methods=["GET"]),
         Route("/healthz", health, methods=["GET"]),
         *admin.routes,
+        *batches.routes,
+        *dashboard.routes,
     ]
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers=exception_handlers())
     return ProxyRoutes(app, gateway)

@@ -69,6 +69,7 @@ class Admit:
             input_tokens=ctx.input_tokens,
             worst_case_usd=reserved_usd(ctx),
             deadline_s=max(remaining, STREAM_LEASE_S) if ctx.stream else remaining,
+            priority=ctx.priority,
         )
         ask = self._planner.plan(facts, time.time())
         if ask.empty:

@@ -50,7 +50,9 @@ class Authenticate:
         self._keys = keys
 
     async def run(self, ctx: RequestContext) -> None:
-        key = await self.key_of(ctx)
+        # A key already set was authenticated by its caller (the batch worker, for the
+        # key that created the batch); everything else comes with a bearer key.
+        key = ctx.key if ctx.key is not None else await self.key_of(ctx)
         tenant = self._catalog.tenants.get(key.tenant)
         if tenant is None:
             raise PermissionDenied(f"The key's tenant {key.tenant!r} is not configured.", code="tenant_not_configured")

@@ -15,7 +15,7 @@ import msgspec
 import numpy as np
 
 from envelope.catalog import ServedDeployment, ServedModel
-from envelope.config.documents import RouteDoc
+from envelope.config.documents import Priority, RouteDoc
 from envelope.core.admission import Ask
 from envelope.core.classification import Classification
 from envelope.core.envelope import Envelope
@@ -92,7 +92,8 @@ class Guarded:
 
 class RequestContext:
     __slots__ = (  # noqa: RUF023 (grouped by the stage that fills them)
-        "request_id", "operation", "config_version", "headers", "started", "started_wall", "body", "sampled", "spans",
+        "request_id", "operation", "config_version", "priority", "headers", "started", "started_wall", "body",
+        "sampled", "spans",
         # authenticate
         "key", "tenant", "route_name", "feature",
         # parse
@@ -119,6 +120,7 @@ class RequestContext:
         self.request_id = request_id
         self.operation = operation
         self.config_version: int | None = None  # the registry version serving the request
+        self.priority: Priority | None = None  # admission priority, when not the route's or tenant's (batch items)
         self.headers = headers
         self.started = time.perf_counter()
         self.started_wall = time.time()

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from envelope.keys import KeyRecord
 from envelope.ledger.record import LedgerRecord
+from envelope.ledger.rollup import SUMMED, Dimension, Totals, fold, latency_bin
+from envelope.store.batch_memory import BatchRecords
 from envelope.store.ports import (
     AuditAction,
     AuditEntry,
@@ -20,8 +24,9 @@ from envelope.store.ports import (
 from envelope.store.records import PayloadSample, ShadowRecord, TransitionRecord
 
 
-class MemoryStore:
+class MemoryStore(BatchRecords):
     def __init__(self) -> None:
+        super().__init__()
         self._keys: dict[str, KeyRecord] = {}
         self._ledger: list[LedgerRecord] = []
         self._ids: set[str] = set()
@@ -70,6 +75,28 @@ class MemoryStore:
             if r.request_id not in self._ids:
                 self._ledger.append(r)
                 self._ids.add(r.request_id)
+
+    async def rollup(
+        self,
+        by: Sequence[Dimension] = (),
+        *,
+        since: float | None = None,
+        until: float | None = None,
+        bucket_s: float | None = None,
+        where: Mapping[Dimension, str] | None = None,
+    ) -> list[Totals]:
+        rows: list[dict[str, Any]] = []
+        for r in self._ledger:
+            if (since is not None and r.ts < since) or (until is not None and r.ts >= until):
+                continue
+            if where and any(getattr(r, d) != v for d, v in where.items()):
+                continue
+            row: dict[str, Any] = {d: getattr(r, d) for d in by}
+            row |= {name: getattr(r, name) for name in SUMMED}
+            row |= {"requests": 1, "errors": int(r.status >= 400), "lbin": latency_bin(r.latency_ms)}
+            row["bucket"] = r.ts // bucket_s if bucket_s is not None else None
+            rows.append(row)
+        return fold(rows, by, bucket_s)
 
     async def summarize(self, by: GroupBy, since: float | None = None) -> list[CostLine]:
         groups: dict[str, list[LedgerRecord]] = defaultdict(list)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
+from envelope.batch.records import BatchItem, BatchRecord, BatchStatus, FileRecord, ItemStatus
 from envelope.keys import KeyRecord
 from envelope.ledger.record import LedgerRecord
+from envelope.ledger.rollup import Dimension, Totals
 from envelope.store.records import PayloadSample, ShadowRecord, TransitionRecord
 
 GroupBy = Literal["tenant", "route", "feature", "model"]
@@ -63,6 +66,20 @@ class LedgerStore(Protocol):
         ...
 
     async def summarize(self, by: GroupBy, since: float | None = None) -> list[CostLine]: ...
+
+    async def rollup(
+        self,
+        by: Sequence[Dimension] = (),
+        *,
+        since: float | None = None,
+        until: float | None = None,
+        bucket_s: float | None = None,
+        where: Mapping[Dimension, str] | None = None,
+    ) -> list[Totals]:
+        """Ledger totals per group of `by` values (None where a row has none) and, with
+        `bucket_s`, per time bucket (`Totals.bucket` = its start, epoch seconds); rows with
+        `since` <= ts < `until` whose dimensions equal `where`. Ordered by bucket, then group."""
+        ...
 
     async def count(self) -> int: ...
 
@@ -190,7 +207,94 @@ class SampleStore(Protocol):
         ...
 
 
-class Store(KeyStore, LedgerStore, RegistryStore, ControlStore, SampleStore, Protocol):
+class BatchStore(Protocol):
+    """Files and batches of the batch API (`batch/`). Each item is settled once: a settle
+    applies only to an item still pending, so two workers (or one after a restart)
+    never answer an item twice."""
+
+    async def add_file(self, record: FileRecord, content: bytes) -> None:
+        """Store a file; one with the same id already stored is kept (a retried finish)."""
+        ...
+
+    async def get_file(self, file_id: str) -> FileRecord | None: ...
+
+    async def file_content(self, file_id: str) -> bytes | None: ...
+
+    async def list_files(self, tenant: str, purpose: str | None = None) -> list[FileRecord]:
+        """Newest first."""
+        ...
+
+    async def delete_file(self, file_id: str) -> bool: ...
+
+    async def add_batch(self, record: BatchRecord, items: Sequence[BatchItem]) -> None:
+        """Store a batch and all its items in one transaction."""
+        ...
+
+    async def get_batch(self, batch_id: str) -> BatchRecord | None: ...
+
+    async def list_batches(self, tenant: str) -> list[BatchRecord]:
+        """Newest first."""
+        ...
+
+    async def cancel_batch(self, batch_id: str, at: float) -> BatchRecord | None:
+        """Ask for a cancel: a batch validating or in progress becomes `cancelling` (the
+        worker finishes it); any other is left as it is. The batch as it is after; None if unknown."""
+        ...
+
+    async def claim_batch(self, owner: str, *, now: float, lease_s: float) -> BatchRecord | None:
+        """Lease one open batch (in progress, finalizing or cancelling) to `owner` until
+        `now + lease_s`: one whose lease is free, expired or already `owner`'s, oldest first."""
+        ...
+
+    async def renew_lease(self, batch_id: str, owner: str, until: float) -> bool:
+        """Extend `owner`'s lease; False if the batch is no longer leased to `owner`."""
+        ...
+
+    async def due_items(self, batch_id: str, *, now: float, limit: int) -> list[BatchItem]:
+        """Pending items whose retry time (if any) has come, in line order."""
+        ...
+
+    async def defer_item(self, batch_id: str, index: int, *, attempts: int, next_attempt_at: float) -> None:
+        """A pending item failed an attempt and waits until `next_attempt_at`."""
+        ...
+
+    async def settle_item(
+        self,
+        batch_id: str,
+        index: int,
+        *,
+        status: ItemStatus,
+        attempts: int,
+        status_code: int,
+        response: str,
+        request_id: str | None,
+        at: float,
+    ) -> bool:
+        """Record an item's outcome and count it on its batch, in one transaction; False
+        (nothing changed) if the item was no longer pending."""
+        ...
+
+    async def list_items(self, batch_id: str) -> list[BatchItem]:
+        """All items, in line order."""
+        ...
+
+    async def finish_batch(
+        self,
+        batch_id: str,
+        *,
+        status: BatchStatus,
+        at: float,
+        leftover: ItemStatus | None,
+        files: Sequence[tuple[FileRecord, bytes]],
+        output_file_id: str | None,
+        error_file_id: str | None,
+    ) -> None:
+        """End a batch in one transaction: items still pending become `leftover`, the
+        output and error files are stored, the status and its time are set, the lease dropped."""
+        ...
+
+
+class Store(KeyStore, LedgerStore, RegistryStore, ControlStore, SampleStore, BatchStore, Protocol):
     async def open(self) -> None:
         """Connect, and bring the schema up to date (idempotent, safe with several processes)."""
         ...

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, Float, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import Boolean, Column, Float, Index, Integer, LargeBinary, MetaData, String, Table, Text
 
 metadata = MetaData()
 
@@ -166,4 +166,69 @@ payload_samples = Table(
     Column("cost_usd", Float, nullable=False),
     Column("cache", String(16), nullable=False),
     Index("ix_payload_samples_ts", "ts"),
+)
+
+# --- the batch API (batch/): uploaded files, batches and their items ---
+
+files = Table(
+    "files",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("tenant", String(128), nullable=False),
+    Column("purpose", String(16), nullable=False),
+    Column("filename", String(256), nullable=False),
+    Column("bytes", Integer, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("content", LargeBinary, nullable=False),
+    Index("ix_files_tenant_created", "tenant", "created_at"),
+)
+
+batches = Table(
+    "batches",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("tenant", String(128), nullable=False),
+    Column("key_id", String(32), nullable=False),
+    Column("input_file_id", String(64), nullable=False),
+    Column("endpoint", String(64), nullable=False),
+    Column("completion_window", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Column("headers", Text, nullable=False),
+    Column("metadata", Text),
+    Column("total", Integer, nullable=False),
+    Column("completed", Integer, nullable=False),
+    Column("failed", Integer, nullable=False),
+    Column("in_progress_at", Float),
+    Column("finalizing_at", Float),
+    Column("completed_at", Float),
+    Column("failed_at", Float),
+    Column("expired_at", Float),
+    Column("cancelling_at", Float),
+    Column("cancelled_at", Float),
+    Column("output_file_id", String(64)),
+    Column("error_file_id", String(64)),
+    Column("errors", Text),
+    Column("lease_owner", String(64)),
+    Column("lease_until", Float),
+    Index("ix_batches_tenant_created", "tenant", "created_at"),
+    Index("ix_batches_status", "status"),
+)
+
+batch_items = Table(
+    "batch_items",
+    metadata,
+    Column("batch_id", String(64), primary_key=True),
+    Column("index", Integer, primary_key=True, autoincrement=False),
+    Column("custom_id", String(512), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("status_code", Integer),
+    Column("response", Text),
+    Column("request_id", String(64)),
+    Column("finished_at", Float),
+    Column("next_attempt_at", Float),
+    Index("ix_batch_items_pending", "batch_id", "status"),
 )

@@ -8,18 +8,20 @@ the Alembic migrations in `envelope.migrations`, applied by `open()`.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
 import msgspec
 from sqlalchemy import Integer as Integer_
-from sqlalchemy import RowMapping, event, func, insert, make_url, select, update
+from sqlalchemy import RowMapping, case, event, func, insert, make_url, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from envelope.keys import KeyRecord
 from envelope.ledger.record import LedgerRecord
+from envelope.ledger.rollup import LATENCY_BOUNDS_MS, SUMMED, Dimension, Totals, fold
 from envelope.store import migrate
+from envelope.store.batch_sql import BatchTables
 from envelope.store.ports import (
     AuditAction,
     AuditEntry,
@@ -50,7 +52,7 @@ _KEY_FIELDS = ("id", "tenant", "role", "route", "feature", "name", "created_at",
 _MARKS = {"qmark": "?", "numeric_dollar": "${}", "format": "%s", "pyformat": "%s", "numeric": ":{}"}
 
 
-class SQLStore:
+class SQLStore(BatchTables):
     """`url` is an async SQLAlchemy URL; `connect_args` go to the driver (for asyncpg,
     e.g. `{"server_settings": {"search_path": "tenant_a"}}` to use another schema)."""
 
@@ -185,6 +187,41 @@ class SQLStore:
     async def count(self) -> int:
         async with self.engine.connect() as conn:
             return int((await conn.execute(select(func.count()).select_from(ledger))).scalar_one())
+
+    async def rollup(
+        self,
+        by: Sequence[Dimension] = (),
+        *,
+        since: float | None = None,
+        until: float | None = None,
+        bucket_s: float | None = None,
+        where: Mapping[Dimension, str] | None = None,
+    ) -> list[Totals]:
+        c = ledger.c
+        keys: list[Any] = [c[d] for d in by]
+        if bucket_s is not None:
+            keys.append(self._bucket(bucket_s).label("bucket"))
+        lbin = case(*[(c.latency_ms < b, i) for i, b in enumerate(LATENCY_BOUNDS_MS)], else_=len(LATENCY_BOUNDS_MS))
+        keys.append(lbin.label("lbin"))
+        sums = [func.sum(c[name]).label(name) for name in SUMMED]
+        errors = func.sum((c.status >= 400).cast(Integer_)).label("errors")
+        query = select(*keys, func.count().label("requests"), errors, *sums).group_by(*keys)
+        if since is not None:
+            query = query.where(c.ts >= since)
+        if until is not None:
+            query = query.where(c.ts < until)
+        for dimension, value in (where or {}).items():
+            query = query.where(c[dimension] == value)
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return fold([r._mapping for r in rows], by, bucket_s)
+
+    def _bucket(self, bucket_s: float) -> Any:
+        """floor(ts / bucket): SQLite truncates on CAST (ts > 0), PostgreSQL has floor()."""
+        scaled = ledger.c.ts / bucket_s
+        if self.engine.dialect.name == "sqlite":
+            return scaled.cast(Integer_)
+        return func.floor(scaled)
 
     # --- registry ---
     # Every registry write first takes the registry lock (`_lock_registry`), so version

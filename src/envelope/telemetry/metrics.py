@@ -180,6 +180,12 @@ class Metrics:
             ["alertname", "severity"],
             registry=r,
         )
+        self.batch_items = Counter(
+            "envelope_batch_items",
+            "Batch items settled by this replica's worker: done or failed",
+            ["status"],
+            registry=r,
+        )
         self._children: dict[tuple[str, ...], tuple[Any, ...]] = {}
         self._outcomes: dict[tuple[str, ...], Any] = {}
         self._rule_children: dict[tuple[str, str], Any] = {}

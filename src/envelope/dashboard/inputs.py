@@ -1,0 +1,119 @@
+"""The imperative shell of the dashboards: read what each view needs from a running
+gateway (ledger rollups, budget periods, the SLO engine's report and alerts, control
+transitions and levels, the rejection counter) and hand it to the pure builders."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator, Mapping
+
+from envelope.bootstrap import Gateway
+from envelope.config.documents import TenantDoc
+from envelope.core.admission import period_bounds
+from envelope.dashboard import debugging, executive, limits, operations
+from envelope.dashboard.window import Window
+from envelope.slo.alerts import Alert
+from envelope.store.ports import Store
+
+
+def _store(gateway: Gateway) -> Store:
+    assert gateway.store is not None, "the gateway has started"
+    return gateway.store
+
+
+def _alerts(gateway: Gateway) -> list[Alert]:
+    return gateway.slo.alerting.firing() if gateway.slo is not None else []
+
+
+def _levels(gateway: Gateway) -> dict[str, int]:
+    return {name: gateway.control.level(name) for name in gateway.catalog.routes}
+
+
+def _economy(gateway: Gateway) -> frozenset[str]:
+    return frozenset(t for t in gateway.catalog.tenants if gateway.control.in_economy(t))
+
+
+async def period_spend(store: Store, tenants: Mapping[str, TenantDoc], now: float) -> dict[str, float]:
+    """Each budgeted tenant's ledger spend since the start of its current budget period."""
+    starts: dict[float, list[str]] = {}
+    for tenant in tenants.values():
+        if tenant.budget is not None:
+            starts.setdefault(period_bounds(tenant.budget, now)[0], []).append(tenant.name)
+    spent: dict[str, float] = {}
+    for start, names in starts.items():  # one rollup per distinct period start
+        for line in await store.rollup(["tenant"], since=start):
+            if line.group[0] in names:
+                spent[str(line.group[0])] = line.cost_usd
+    return spent
+
+
+async def executive_view(gateway: Gateway, window: Window, now: float) -> executive.Executive:
+    store, since = _store(gateway), window.since(now)
+    buckets, per_route, per_tenant, spent = await asyncio.gather(
+        store.rollup((), since=since, bucket_s=window.bucket_s),
+        store.rollup(["route"], since=since),
+        store.rollup(["tenant"], since=since),
+        period_spend(store, gateway.catalog.tenants, now),
+    )
+    return executive.executive(
+        window=window,
+        now=now,
+        routes=list(gateway.catalog.routes.values()),
+        tenants=list(gateway.catalog.tenants.values()),
+        buckets=buckets,
+        per_route=per_route,
+        per_tenant=per_tenant,
+        period_spend=spent,
+        report=gateway.slo.last_report if gateway.slo is not None else None,
+        alerts=_alerts(gateway),
+        levels=_levels(gateway),
+        economy=_economy(gateway),
+    )
+
+
+def _rejection_samples(gateway: Gateway) -> Iterator[tuple[dict[str, str], float]]:
+    for family in gateway.metrics.rejections.collect():
+        for sample in family.samples:
+            if sample.name.endswith("_total"):
+                yield sample.labels, sample.value
+
+
+async def operations_view(gateway: Gateway, window: Window, now: float) -> operations.Operations:
+    store, since = _store(gateway), window.since(now)
+    catalog = gateway.catalog
+    buckets, per_route, minutes, last_minute, transitions = await asyncio.gather(
+        store.rollup((), since=since, bucket_s=window.bucket_s),
+        store.rollup(["route"], since=since),
+        store.rollup(limits.GROUPING, since=since, bucket_s=limits.MINUTE_S),
+        store.rollup(limits.GROUPING, since=now - limits.MINUTE_S),
+        store.transitions(since),
+    )
+    used = limits.utilisation(
+        tenants=list(catalog.tenants.values()),
+        routes=list(catalog.routes.values()),
+        capacity=catalog.config.gateway.admission.capacity,
+        minutes=minutes,
+        last_minute=last_minute,
+    )
+    return operations.operations(
+        window=window,
+        now=now,
+        routes=list(catalog.routes.values()),
+        buckets=buckets,
+        per_route=per_route,
+        utilisation=used,
+        rejections=limits.rejections(_rejection_samples(gateway)),
+        alerts=_alerts(gateway),
+        transitions=transitions,
+        levels=_levels(gateway),
+        economy=_economy(gateway),
+    )
+
+
+async def debugging_view(gateway: Gateway, window: Window, now: float) -> debugging.Debugging:
+    store, since = _store(gateway), window.since(now)
+    lines, buckets = await asyncio.gather(
+        store.rollup(debugging.GROUPING, since=since),
+        store.rollup(["cache"], since=since, bucket_s=window.bucket_s),
+    )
+    return debugging.debugging(window=window, now=now, lines=lines, buckets=buckets)
