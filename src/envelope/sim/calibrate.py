@@ -43,33 +43,10 @@ from envelope.sim.report import quantile
 SHAPES: tuple[tuple[int, int], ...] = ((10, 4), (10, 40), (80, 4), (80, 40), (160, 4), (160, 40))
 NO_EOS = {"0": -100, "2": -100}  # SmolLM2's <|endoftext|> and <|im_end|>
 _WORDS = (
-    "river",
-    "mountain",
-    "ledger",
-    "budget",
-    "latency",
-    "cache",
-    "policy",
-    "tenant",
-    "route",
-    "model",
-    "token",
-    "queue",
-    "replica",
-    "batch",
-    "window",
-    "answer",
-    "question",
-    "simple",
-    "precise",
-    "market",
-    "garden",
-    "winter",
-    "summer",
-    "engine",
-    "signal",
-    "archive",
-)
+    "river", "mountain", "ledger", "budget", "latency", "cache", "policy", "tenant", "route", "model", "token",
+    "queue", "replica", "batch", "window", "answer", "question", "simple", "precise", "market", "garden",
+    "winter", "summer", "engine", "signal", "archive",
+)  # fmt: skip
 
 
 @asynccontextmanager

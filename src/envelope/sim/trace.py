@@ -133,12 +133,14 @@ def save(rows: Sequence[Arrival], path: str | Path) -> None:
             out.write(b"\n")
 
 
+_DEFAULTS = Arrival(ts=0, output_tokens=0)
+
+
 def _compact(row: Arrival) -> dict[str, object]:
-    defaults = Arrival(ts=0, output_tokens=0)
     return {
         name: getattr(row, name)
         for name in row.__struct_fields__
-        if name in ("ts", "output_tokens", "input_tokens") or getattr(row, name) != getattr(defaults, name)
+        if name in ("ts", "output_tokens", "input_tokens") or getattr(row, name) != getattr(_DEFAULTS, name)
     }
 
 
@@ -181,10 +183,7 @@ def parse_spec(text: str) -> Spec:
         if not sep or key not in known:
             raise TraceError(f"--generate: {part!r} is not KEY=VALUE with KEY one of {', '.join(sorted(known))}")
         values[key] = _mix(key, value) if key in _MIXES else _number(key, value)
-    try:
-        spec = Spec(**values)  # type: ignore[arg-type]  # each value was checked against its key above
-    except TypeError as exc:  # pragma: no cover - keys are checked above
-        raise TraceError(f"--generate: {exc}") from exc
+    spec = Spec(**values)  # type: ignore[arg-type]  # each value was parsed for its key above
     _check(spec)
     return spec
 
