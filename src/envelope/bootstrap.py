@@ -256,13 +256,14 @@ class Gateway:
 
     def _start_batches(self, store: Store) -> None:
         settings = self.config.gateway.batch
-        self.batches = Batches(store, settings)
         if settings.enabled:
             done = self.metrics.batch_items
             self._batch_worker = BatchWorker(
                 store, lambda: self.serving, settings, observe=lambda status: done.labels(status).inc()
             )
             self._batch_worker.start()
+        worker = self._batch_worker
+        self.batches = Batches(store, settings, on_created=worker.nudge if worker is not None else None)
 
     async def _registered(self) -> int | None:
         """The config version to start with; `self.config` becomes it. With the registry on,

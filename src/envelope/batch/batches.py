@@ -42,9 +42,11 @@ class Batches:
         *,
         ids: Ids = new_id,
         clock: Callable[[], float] = time.time,
+        on_created: Callable[[], None] | None = None,
     ) -> None:
         self._store = store
         self._settings = settings
+        self._on_created = on_created
         self._ids = ids
         self._clock = clock
 
@@ -127,6 +129,8 @@ class Batches:
         )
         items = [BatchItem(batch_id, line.index, line.custom_id, line.body) for line in lines]
         await self._store.add_batch(record, items)
+        if self._on_created is not None:
+            self._on_created()
         return record
 
     async def batch(self, key: KeyRecord, batch_id: str) -> BatchRecord:

@@ -79,14 +79,20 @@ class BatchWorker:
         self.owner = f"{socket.gethostname()[:32]}-{os.getpid()}-{os.urandom(3).hex()}"
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
+        self._nudged = asyncio.Event()  # a batch was created here: look now, not at the next poll
 
     def start(self) -> None:
         if self._task is None:
             self._task = asyncio.create_task(self._loop(), name="envelope-batch-worker")
 
+    def nudge(self) -> None:
+        """Look for work at once (a batch was created in this process)."""
+        self._nudged.set()
+
     async def stop(self, grace_s: float = 10.0) -> None:
         """Take no new items; let those in flight finish for up to `grace_s`, then cancel them."""
         self._stopping.set()
+        self._nudged.set()
         if self._task is None:
             return
         with contextlib.suppress(TimeoutError, asyncio.CancelledError):
@@ -105,7 +111,8 @@ class BatchWorker:
                 worked = False
             if not worked:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), self._settings.poll_interval_s)
+                    await asyncio.wait_for(self._nudged.wait(), self._settings.poll_interval_s)
+                self._nudged.clear()
 
     async def step(self) -> bool:
         """Claim one batch and work on it until it ends or is lost; False when there was none."""

@@ -17,7 +17,11 @@ class BatchDoc(Document):
     enabled: bool = Field(default=True, description="Run the batch worker in this gateway process")
     concurrency: int = Field(default=4, ge=1, le=256, description="Items in flight at once, per replica")
     priority: Literal["high", "normal", "low"] = Field(default="low", description="Admission priority of items")
-    poll_interval_s: float = Field(default=1.0, gt=0, description="How often an idle worker looks for work")
+    poll_interval_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="How often an idle worker looks for batches made elsewhere (one made here starts at once)",
+    )
     lease_s: float = Field(
         default=30.0, gt=0, description="A worker's claim on a batch; another takes it over when it lapses"
     )
