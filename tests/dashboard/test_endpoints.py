@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 
+from envelope.config.documents import BudgetDoc
+from envelope.cost.forecast import forecast
 from tests.dashboard import history
 from tests.dashboard.conftest import Busy
 
@@ -94,9 +96,17 @@ def test_executive_agrees_with_the_ledger(busy: Busy) -> None:
     this_period = sum(r["cost_usd"] for r in rows if r["tenant"] == "acme" and r["ts"] >= budget["start"])
     assert this_period > 0 and budget["spent_usd"] == pytest.approx(this_period) and budget["hard_usd"] == 2.0
     assert budget["used"] == pytest.approx(this_period / 2.0)
-    elapsed = found["generated_at"] - budget["start"]
-    projected = this_period * 86400 / elapsed if elapsed >= 60 else None  # no projection in a period's first minute
-    assert budget["projected_usd"] == pytest.approx(projected, rel=1e-3)
+    hourly: dict[float, float] = {}  # the forecast from the ledger's hourly buckets
+    for r in rows:
+        if r["tenant"] == "acme":
+            hour = r["ts"] - r["ts"] % 3600
+            hourly[hour] = hourly.get(hour, 0.0) + r["cost_usd"]
+    acme = BudgetDoc(period="daily", hard_usd=2.0, soft_usd=1.2)  # as tests/dashboard/conftest.py configures it
+    expected = forecast(acme, spent=this_period, points=list(hourly.items()), now=found["generated_at"])
+    assert budget["projected_usd"] == pytest.approx(expected.projected_usd, rel=0.02)
+    assert budget["projected_usd"] >= budget["spent_usd"]
+    past = "over" if this_period >= 2.0 else "soft" if this_period >= 1.2 else None
+    assert budget["status"] == (past or expected.status)
     assert tenants["beta"]["budget"] is None
     assert tenants["beta"]["requests"] == sum(r["tenant"] == "beta" for r in rows) >= 6
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 
 from envelope.config.documents import BudgetDoc, LatencyTargets, RouteDoc, TenantDoc
+from envelope.core.admission import period_bounds
+from envelope.cost.forecast import Forecast, forecast
 from envelope.dashboard.executive import budget_line, executive, route_health
 from envelope.dashboard.window import window_named
 from envelope.ledger.rollup import Totals
@@ -55,26 +57,42 @@ def test_alerts_control_and_spent_budgets_make_a_route_unhealthy() -> None:
     assert route_health(ROUTE, line("chat"), report(0.4), [alert("chat")], 1).status == "critical"
 
 
-def test_spend_is_projected_linearly_to_the_period_end() -> None:
+def spent(tenant: TenantDoc, usd: float, now: float, hourly: float | None = None) -> Forecast | None:
+    """The forecast of `tenant` having spent `usd` by `now`, at `hourly` USD an hour over
+    the last six hours (by default, evenly since the period began)."""
+    if tenant.budget is None:
+        return None
+    start = period_bounds(tenant.budget, now)[0]
+    rate = usd / (now - start) * 3600 if hourly is None else hourly
+    hours = [now - now % 3600 - 3600 * back for back in range(1, 7)]
+    points = [(h, rate) for h in hours if h >= start] + [(now - now % 3600, rate * (now % 3600) / 3600)]
+    return forecast(tenant.budget, spent=usd, points=points, now=now)
+
+
+def test_spend_is_read_against_the_budget_with_its_forecast() -> None:
     tenant = TenantDoc(name="acme", budget=BudgetDoc(period="daily", hard_usd=10.0, soft_usd=6.0))
-    half = budget_line(tenant, 4.0, NOON)
+    half = budget_line(tenant, spent(tenant, 4.0, NOON))
     assert half is not None
     assert (half.start, half.end) == (NOON - DAY / 2, NOON + DAY / 2) and half.period == "daily"
     assert half.projected_usd == pytest.approx(8.0) and half.used == pytest.approx(0.4) and half.status == "ok"
-    statuses = {spent: getattr(budget_line(tenant, spent, NOON), "status", None) for spent in (5.5, 6.0)}
+    statuses = {usd: getattr(budget_line(tenant, spent(tenant, usd, NOON)), "status", None) for usd in (5.5, 6.0)}
     assert statuses == {5.5: "at_risk", 6.0: "soft"}  # 5.5 by noon heads for 11 of 10
-    over = budget_line(tenant, 10.0, NOON, economy=True)
+    rushed = budget_line(tenant, spent(tenant, 3.0, NOON, hourly=0.6))
+    assert rushed is not None and rushed.status == "at_risk"  # 3 by noon, but at 0.6 an hour now: 10.2
+    assert rushed.projected_usd == pytest.approx(3.0 + 12 * 0.6)
+    over = budget_line(tenant, spent(tenant, 10.0, NOON), economy=True)
     assert over is not None and over.status == "over" and over.economy
-    early = budget_line(tenant, 1.0, NOON - DAY / 2 + 30)
-    assert early is not None and early.projected_usd is None  # 30 s into the period say nothing
-    assert budget_line(TenantDoc(name="free"), 3.0, NOON) is None
+    assert budget_line(TenantDoc(name="free"), None) is None
 
 
 def test_a_soft_only_budget_over_custom_periods() -> None:
     tenant = TenantDoc(name="acme", budget=BudgetDoc(period_seconds=3600, soft_usd=2.0))
-    found = budget_line(tenant, 1.0, 7200 + 1800)
+    found = budget_line(tenant, forecast(tenant.budget, spent=1.0, points=[], now=7200 + 1800))  # type: ignore[arg-type]
     assert found is not None and found.period == "3600 s" and found.hard_usd is None
-    assert found.used == 0.5 and found.projected_usd == pytest.approx(2.0) and found.status == "ok"
+    assert (found.start, found.end) == (7200, 10800)
+    assert found.used == 0.5 and found.projected_usd == pytest.approx(1.0) and found.status == "ok"  # no pace known
+    soft = budget_line(tenant, forecast(tenant.budget, spent=2.5, points=[], now=9000))  # type: ignore[arg-type]
+    assert soft is not None and soft.status == "soft"  # a soft limit is never "over"
 
 
 def test_the_view_is_as_unhealthy_as_its_worst_route() -> None:
@@ -89,7 +107,7 @@ def test_the_view_is_as_unhealthy_as_its_worst_route() -> None:
         buckets=[line(bucket=NOON - 60, requests=3, cost_usd=0.3), line(bucket=NOON - NOON % 60, cost_usd=0.1)],
         per_route=[line("chat", requests=4)],
         per_tenant=[line("acme", requests=3, cost_usd=0.3), line("beta", cost_usd=0.1)],
-        period_spend={"acme": 12.0},
+        forecasts={"acme": forecast(BudgetDoc(hard_usd=100.0), spent=12.0, points=[], now=NOON)},
         report=Report(NOON, 300.0, (report(-1.0),), ()),
         alerts=[],
         levels={"chat": 0},

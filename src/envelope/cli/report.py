@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from envelope.cost.chargeback import Charge
     from envelope.cost.forecast import Forecast
     from envelope.cost.period import Span
-    from envelope.ledger.rollup import Dimension, Totals
+    from envelope.ledger.rollup import Totals
 
 app = typer.Typer(help="Reports from the request ledger.", no_args_is_help=True)
 
@@ -221,24 +221,15 @@ def _budgeted(cfg: ConfigSet, name: str | None) -> list[TenantDoc]:
 
 async def _forecasts(cfg: ConfigSet, tenants: list[TenantDoc], now: float) -> list[tuple[str, Forecast]]:
     """Each tenant's spend so far in its period (exact) and recent buckets, projected."""
-    from envelope.core.admission import period_bounds
-    from envelope.cost.forecast import forecast, method_for
+    from envelope.cost.budgets import tenant_forecast
 
     out: list[tuple[str, Forecast]] = []
     _quiet_migrations()
     async with open_store(cfg) as store:
         for tenant in tenants:
-            budget = tenant.budget
-            assert budget is not None
-            start, end = period_bounds(budget, now)
-            method = method_for(end - start)
-            where: dict[Dimension, str] = {"tenant": tenant.name}
-            spent = sum((t.cost_usd for t in await store.rollup(since=start, until=now, where=where)), 0.0)
-            buckets = await store.rollup(
-                since=method.window_start(now), until=now, bucket_s=method.bucket_s, where=where
-            )
-            points = [(t.bucket, t.cost_usd) for t in buckets if t.bucket is not None]
-            out.append((tenant.name, forecast(budget, spent=spent, points=points, now=now)))
+            found = await tenant_forecast(store, tenant, now)
+            assert found is not None  # `_budgeted` kept only tenants with a budget
+            out.append((tenant.name, found))
     return out
 
 

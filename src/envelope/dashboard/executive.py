@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from envelope.config.documents import RouteDoc, TenantDoc
-from envelope.core.admission import period_bounds
+from envelope.cost.forecast import Forecast
 from envelope.dashboard.figures import Figures, TimeSeries, by_group, requests, time_series
 from envelope.dashboard.window import Window
 from envelope.ledger.rollup import Totals, combine
@@ -17,7 +17,6 @@ from envelope.slo.report import Report, RouteReport
 Status = Literal["idle", "ok", "degraded", "critical"]
 _RANK: dict[Status, int] = {"idle": 0, "ok": 0, "degraded": 1, "critical": 2}
 BudgetStatus = Literal["ok", "at_risk", "soft", "over"]
-MIN_PROJECTION_S = 60.0  # a linear projection from less than a minute of a period says little
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +44,7 @@ class RouteHealth:
 
 @dataclass(frozen=True, slots=True)
 class BudgetLine:
-    """Spend of the budget period so far (ledger), and a linear projection to its end."""
+    """Spend of the budget period so far (ledger), and its forecast to the period's end."""
 
     period: str
     start: float
@@ -122,31 +121,28 @@ def route_health(
     )
 
 
-def budget_line(tenant: TenantDoc, spent_usd: float, now: float, *, economy: bool = False) -> BudgetLine | None:
-    """The tenant's budget against `spent_usd` over the period holding `now`; None without a budget."""
+def budget_line(tenant: TenantDoc, found: Forecast | None, *, economy: bool = False) -> BudgetLine | None:
+    """The tenant's budget against its forecast (`cost/forecast.py`: spend so far this
+    period, projected to its end); None without a budget."""
     budget = tenant.budget
-    if budget is None:
+    if budget is None or found is None:
         return None
-    start, end = period_bounds(budget, now)
-    elapsed = now - start
-    projected = spent_usd * (end - start) / elapsed if elapsed >= MIN_PROJECTION_S else None
+    spent = found.spent_usd
     limit = budget.hard_usd if budget.hard_usd is not None else budget.soft_usd
-    status: BudgetStatus = "ok"
-    if budget.hard_usd is not None and spent_usd >= budget.hard_usd:
+    status: BudgetStatus = found.status  # ok or at_risk: as projected to the limit
+    if budget.hard_usd is not None and spent >= budget.hard_usd:
         status = "over"
-    elif budget.soft_usd is not None and spent_usd >= budget.soft_usd:
-        status = "soft"
-    elif projected is not None and limit is not None and projected > limit:
-        status = "at_risk"
+    elif budget.soft_usd is not None and spent >= budget.soft_usd:
+        status = "soft"  # past the soft limit (the only one, or short of the hard one)
     return BudgetLine(
         period=f"{budget.period_seconds} s" if budget.period_seconds is not None else str(budget.period),
-        start=start,
-        end=end,
-        spent_usd=spent_usd,
-        projected_usd=projected,
+        start=found.period_start,
+        end=found.period_end,
+        spent_usd=spent,
+        projected_usd=found.projected_usd,
         soft_usd=budget.soft_usd,
         hard_usd=budget.hard_usd,
-        used=spent_usd / limit if limit else None,
+        used=spent / limit if limit else None,
         status=status,
         economy=economy,
     )
@@ -161,14 +157,14 @@ def executive(
     buckets: Sequence[Totals],
     per_route: Sequence[Totals],
     per_tenant: Sequence[Totals],
-    period_spend: Mapping[str, float],
+    forecasts: Mapping[str, Forecast],
     report: Report | None,
     alerts: Sequence[Alert],
     levels: Mapping[str, int],
     economy: frozenset[str] = frozenset(),
 ) -> Executive:
     """The view from rollups over the window (`buckets` by time, `per_route`, `per_tenant`),
-    each budgeted tenant's spend this period, and the SLO engine's last report."""
+    each budgeted tenant's forecast, and the SLO engine's last report."""
     routed = by_group(per_route)
     health = [
         route_health(
@@ -182,7 +178,7 @@ def executive(
             tenant=t.name,
             window_usd=spent[t.name].cost_usd if t.name in spent else 0.0,
             requests=spent[t.name].requests if t.name in spent else 0,
-            budget=budget_line(t, period_spend.get(t.name, 0.0), now, economy=t.name in economy),
+            budget=budget_line(t, forecasts.get(t.name), economy=t.name in economy),
         )
         for t in tenants
     ]

@@ -9,7 +9,8 @@ from collections.abc import Iterator, Mapping
 
 from envelope.bootstrap import Gateway
 from envelope.config.documents import TenantDoc
-from envelope.core.admission import period_bounds
+from envelope.cost.budgets import tenant_forecast
+from envelope.cost.forecast import Forecast
 from envelope.dashboard import debugging, executive, limits, operations
 from envelope.dashboard.window import Window
 from envelope.slo.alerts import Alert
@@ -33,27 +34,19 @@ def _economy(gateway: Gateway) -> frozenset[str]:
     return frozenset(t for t in gateway.catalog.tenants if gateway.control.in_economy(t))
 
 
-async def period_spend(store: Store, tenants: Mapping[str, TenantDoc], now: float) -> dict[str, float]:
-    """Each budgeted tenant's ledger spend since the start of its current budget period."""
-    starts: dict[float, list[str]] = {}
-    for tenant in tenants.values():
-        if tenant.budget is not None:
-            starts.setdefault(period_bounds(tenant.budget, now)[0], []).append(tenant.name)
-    spent: dict[str, float] = {}
-    for start, names in starts.items():  # one rollup per distinct period start
-        for line in await store.rollup(["tenant"], since=start):
-            if line.group[0] in names:
-                spent[str(line.group[0])] = line.cost_usd
-    return spent
+async def forecasts(store: Store, tenants: Mapping[str, TenantDoc], now: float) -> dict[str, Forecast]:
+    """Each budgeted tenant's forecast (spend this period, projected to its end)."""
+    found = await asyncio.gather(*(tenant_forecast(store, t, now) for t in tenants.values()))
+    return {t.name: f for t, f in zip(tenants.values(), found, strict=True) if f is not None}
 
 
 async def executive_view(gateway: Gateway, window: Window, now: float) -> executive.Executive:
     store, since = _store(gateway), window.since(now)
-    buckets, per_route, per_tenant, spent = await asyncio.gather(
+    buckets, per_route, per_tenant, forecast_of = await asyncio.gather(
         store.rollup((), since=since, bucket_s=window.bucket_s),
         store.rollup(["route"], since=since),
         store.rollup(["tenant"], since=since),
-        period_spend(store, gateway.catalog.tenants, now),
+        forecasts(store, gateway.catalog.tenants, now),
     )
     return executive.executive(
         window=window,
@@ -63,7 +56,7 @@ async def executive_view(gateway: Gateway, window: Window, now: float) -> execut
         buckets=buckets,
         per_route=per_route,
         per_tenant=per_tenant,
-        period_spend=spent,
+        forecasts=forecast_of,
         report=gateway.slo.last_report if gateway.slo is not None else None,
         alerts=_alerts(gateway),
         levels=_levels(gateway),

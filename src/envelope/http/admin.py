@@ -43,7 +43,7 @@ class KeyRequest(msgspec.Struct, forbid_unknown_fields=True):
     name: str | None = None
 
 
-async def _admin(request: Request) -> Gateway:
+async def require_admin(request: Request) -> Gateway:
     gateway: Gateway = request.app.state.gateway
     ctx = RequestContext("admin", "chat", request.headers, b"")
     key = await gateway.authenticate.key_of(ctx)
@@ -68,14 +68,14 @@ def _public(record: KeyRecord) -> dict[str, object]:
 
 
 async def list_keys(request: Request) -> Response:
-    gateway = await _admin(request)
+    gateway = await require_admin(request)
     assert gateway.store is not None
     records = await gateway.store.list_keys(request.query_params.get("tenant"))
     return _json({"object": "list", "data": [_public(r) for r in records]})
 
 
 async def create_key(request: Request) -> Response:
-    gateway = await _admin(request)
+    gateway = await require_admin(request)
     assert gateway.store is not None
     ask: KeyRequest = convert(decode_object(await request.body()), KeyRequest)
     record, secret = await keys.issue(
@@ -91,7 +91,7 @@ async def create_key(request: Request) -> Response:
 
 
 async def revoke_key(request: Request) -> Response:
-    gateway = await _admin(request)
+    gateway = await require_admin(request)
     assert gateway.store is not None
     key_id = request.path_params["key_id"]
     if not await gateway.store.revoke(key_id, time.time()):
@@ -110,7 +110,7 @@ class CacheEvent(msgspec.Struct, forbid_unknown_fields=True):
 
 
 async def purge_cache(request: Request) -> Response:
-    gateway = await _admin(request)
+    gateway = await require_admin(request)
     body = await request.body()
     ask = convert(decode_object(body), PurgeRequest) if body.strip() else PurgeRequest()
     if ask.tenant is not None and ask.tenant not in gateway.catalog.tenants:
@@ -122,7 +122,7 @@ async def purge_cache(request: Request) -> Response:
 
 
 async def cache_event(request: Request) -> Response:
-    gateway = await _admin(request)
+    gateway = await require_admin(request)
     ask = convert(decode_object(await request.body()), CacheEvent)
     if not ask.event.strip():
         raise InvalidRequest("The event needs a name.", param="event")
@@ -131,7 +131,7 @@ async def cache_event(request: Request) -> Response:
 
 
 async def slo(request: Request) -> Response:
-    gateway = await _admin(request)
+    gateway = await require_admin(request)
     loop = gateway.slo
     report = loop.last_report if loop is not None else None
     body: dict[str, object] = {
@@ -152,7 +152,7 @@ async def slo(request: Request) -> Response:
 
 
 async def transitions(request: Request) -> Response:
-    gateway = await _admin(request)
+    gateway = await require_admin(request)
     assert gateway.store is not None
     since = request.query_params.get("since")
     try:

@@ -25,8 +25,8 @@ from starlette.routing import Route
 from envelope.bootstrap import Gateway
 from envelope.dashboard import inputs
 from envelope.dashboard.window import Window, window_named
-from envelope.errors import NotFound, PermissionDenied
-from envelope.pipeline.context import RequestContext
+from envelope.errors import NotFound
+from envelope.http.admin import require_admin
 
 _JSON = "application/json"
 ASSETS: dict[str, str] = {
@@ -50,17 +50,8 @@ VIEWS: dict[str, View] = {
 }
 
 
-async def _admin(request: Request) -> Gateway:
-    """The gateway, if the request carries an admin key (401 without a key, 403 with another)."""
-    gateway: Gateway = request.app.state.gateway
-    key = await gateway.authenticate.key_of(RequestContext("admin", "chat", request.headers, b""))
-    if key.role != "admin":
-        raise PermissionDenied("The dashboards need an admin key.", code="admin_required")
-    return gateway
-
-
 async def view(request: Request) -> Response:
-    gateway = await _admin(request)
+    gateway = await require_admin(request)
     build = VIEWS.get(request.path_params["view"])
     if build is None:
         raise NotFound(f"No dashboard {request.path_params['view']!r}; use one of {', '.join(VIEWS)}.")
