@@ -10,6 +10,7 @@ from typing import Any
 from envelope.batch.batches import Batches
 from envelope.batch.worker import BatchWorker
 from envelope.config.batch import BatchDoc
+from envelope.errors import RateLimited
 from envelope.keys import KeyRecord, digest
 from envelope.pipeline.context import RequestContext
 from envelope.store.memory import MemoryStore
@@ -30,6 +31,14 @@ class EchoChain:
 
     async def finish(self, ctx: RequestContext) -> None:
         pass
+
+
+class SpentChain(EchoChain):
+    """Refuses every item as admission does when the tenant's budget is spent."""
+
+    async def run(self, ctx: RequestContext) -> None:
+        self.runs += 1
+        raise RateLimited("Limit reached: tenant budget.", code="budget_exceeded", headers={"retry-after": "3600"})
 
 
 @dataclass
@@ -67,3 +76,26 @@ async def test_a_batch_made_here_starts_at_once_whatever_the_poll_interval() -> 
         assert output.count(b"\n") == 5
     finally:
         await worker.stop(grace_s=1)
+
+
+async def test_an_item_refused_by_a_limit_waits_as_long_as_the_limit_says_and_spends_no_try() -> None:
+    store, clock = MemoryStore(), [1_000.0]
+    key = KeyRecord(id="key_1", tenant="acme", role="tenant")
+    await store.add(key, digest("secret"))
+    chain = SpentChain()
+    settings = BatchDoc(retry_backoff_s=2, max_attempts=2)
+    worker = BatchWorker(store, lambda: Serving({"chat": chain}), settings, clock=lambda: clock[0])  # type: ignore[arg-type,return-value]
+    batches = Batches(store, settings, clock=lambda: clock[0])
+    upload = await batches.upload(key, filename="in.jsonl", purpose="batch", content=LINE % (0, 0))
+    made = await batches.create(
+        key, input_file_id=upload.id, endpoint="/v1/chat/completions", completion_window="24h",
+        metadata=None, headers={},
+    )  # fmt: skip
+    batch = await store.claim_batch(worker.owner, now=clock[0], lease_s=30)
+    assert batch is not None and batch.id == made.id
+    (item,) = await store.due_items(made.id, now=clock[0], limit=5)
+    await worker._attempt(batch, key, item)
+    assert chain.runs == 1
+    assert await store.due_items(made.id, now=clock[0] + 3599, limit=5) == []  # not before the hour the limit named
+    (again,) = await store.due_items(made.id, now=clock[0] + 3600, limit=5)
+    assert again.attempts == 0 and again.status == "pending"  # waiting on a limit is not a failed try

@@ -212,7 +212,7 @@ class BatchWorker:
         except EnvelopeError as exc:
             ctx.fail(exc)
             await chain.finish(ctx)
-            return Outcome(exc.status, exc.encode(), request_id, _seconds(exc.headers.get("Retry-After")))
+            return Outcome(exc.status, exc.encode(), request_id, _retry_after(exc.headers))
         except Exception:  # a bug in a stage: retried like an upstream fault, and logged
             log.exception("batch %s item %d", batch.id, item.index)
             error = UpstreamFailed("The request failed inside the gateway.", code="internal_error")
@@ -248,7 +248,9 @@ class BatchWorker:
         log.info("batch %s %s: %d done, %d failed", batch.id, status, batch.completed, batch.failed)
 
 
-def _seconds(value: str | None) -> float | None:
+def _retry_after(headers: Mapping[str, str]) -> float | None:
+    """The seconds a refusal's Retry-After names (header names in any case)."""
+    value = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
     try:
         return max(0.0, float(value)) if value is not None else None
     except ValueError:
