@@ -263,7 +263,7 @@ class Gateway:
             )
             self._batch_worker.start()
         worker = self._batch_worker
-        self.batches = Batches(store, settings, on_created=worker.nudge if worker is not None else None)
+        self.batches = Batches(store, settings, on_work=worker.nudge if worker is not None else None)
 
     async def _registered(self) -> int | None:
         """The config version to start with; `self.config` becomes it. With the registry on,

@@ -95,3 +95,32 @@ async def test_batches_listed_newest_first_per_tenant(store: Store) -> None:  # 
     assert await store.list_batches("beta") == []
     with pytest.raises(Conflict):
         await store.add_batch(batch("batch_new", created_at=3.0), [])
+
+
+async def test_a_batch_waiting_on_a_limit_is_parked_until_due_or_cancelled(store: Store) -> None:  # noqa: F811
+    await store.add_batch(batch(), items(n=2))
+    assert await store.next_due("batch_1") == 0.0  # pending items never tried are due at once
+    await store.defer_item("batch_1", 0, attempts=0, next_attempt_at=5000.0)
+    await store.defer_item("batch_1", 1, attempts=0, next_attempt_at=4000.0)
+    assert await store.next_due("batch_1") == 4000.0
+    assert await store.claim_batch("w1", now=1000.0, lease_s=30) is not None
+    assert await store.park_batch("batch_1", "w2", 4000.0) is False  # not w2's to park
+    assert await store.park_batch("batch_1", "w1", 4000.0) is True
+    assert await store.renew_lease("batch_1", "w1", 1060.0) is False  # w1 let it go
+    assert await store.claim_batch("w1", now=1001.0, lease_s=30) is None  # nor does w1 take it back early
+    assert await store.claim_batch("w2", now=3999.0, lease_s=30) is None
+    woken = await store.claim_batch("w2", now=4000.5, lease_s=30)
+    assert woken is not None and woken.lease_owner == "w2"
+
+    await store.add_batch(batch("batch_2", created_at=200.0), items("batch_2", n=1))
+    assert await store.claim_batch("w1", now=4001.0, lease_s=30) is not None
+    assert await store.park_batch("batch_2", "w1", 90_000.0) is True
+    assert await store.claim_batch("w3", now=4002.0, lease_s=30) is None
+    cancelling = await store.cancel_batch("batch_2", 4003.0)
+    assert cancelling is not None and cancelling.status == "cancelling"
+    taken = await store.claim_batch("w3", now=4004.0, lease_s=30)  # a cancel needs a worker now, not tomorrow
+    assert taken is not None and taken.id == "batch_2" and taken.status == "cancelling"
+    for item in items("batch_2", n=1):
+        await store.settle_item("batch_2", item.index, status="done", attempts=1, status_code=200, response="{}",
+                                request_id=None, at=4005.0)  # fmt: skip
+    assert await store.next_due("batch_2") is None

@@ -42,11 +42,11 @@ class Batches:
         *,
         ids: Ids = new_id,
         clock: Callable[[], float] = time.time,
-        on_created: Callable[[], None] | None = None,
+        on_work: Callable[[], None] | None = None,  # a batch was created or cancelled here: wake the worker
     ) -> None:
         self._store = store
         self._settings = settings
-        self._on_created = on_created
+        self._on_work = on_work
         self._ids = ids
         self._clock = clock
 
@@ -129,8 +129,8 @@ class Batches:
         )
         items = [BatchItem(batch_id, line.index, line.custom_id, line.body) for line in lines]
         await self._store.add_batch(record, items)
-        if self._on_created is not None:
-            self._on_created()
+        if self._on_work is not None:
+            self._on_work()
         return record
 
     async def batch(self, key: KeyRecord, batch_id: str) -> BatchRecord:
@@ -143,6 +143,8 @@ class Batches:
         await self.batch(key, batch_id)
         record = await self._store.cancel_batch(batch_id, self._clock())
         assert record is not None
+        if self._on_work is not None and record.status == "cancelling":
+            self._on_work()
         return record
 
 

@@ -18,6 +18,9 @@ ItemStatus = Literal["pending", "done", "failed", "cancelled", "expired"]
 # A batch the worker still has to act on (run items, or write its files after a cancel).
 OPEN_STATUSES: tuple[BatchStatus, ...] = ("in_progress", "finalizing", "cancelling")
 TERMINAL_STATUSES: tuple[BatchStatus, ...] = ("failed", "completed", "expired", "cancelled")
+# The lease owner of a batch set aside until its `lease_until` (every pending item waits on
+# a limit until then): no worker holds it, and none takes it earlier unless it is cancelled.
+PARKED = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,9 @@ restarted) takes the batch over: settled items stay settled, pending ones run â€
 worst an item that was in flight at the crash is sent upstream again, and its answer
 is still written once. When nothing is left the worker writes the output and error
 files and ends the batch (completed, cancelled, or expired) in one transaction.
+A batch whose pending items all wait on a limit for longer than a poll (a tenant's
+spent budget waits for its next period) is parked until the first of them is due, so
+the worker goes on with other batches; a cancel makes it ready again at once.
 """
 
 from __future__ import annotations
@@ -154,10 +157,16 @@ class BatchWorker:
                 await self._finish(current, "completed", leftover=None)
                 return
             items = await self._store.due_items(batch.id, now=now, limit=self._settings.concurrency)
-            if not items:  # the rest wait for a retry
-                await asyncio.sleep(min(self._settings.poll_interval_s, self._settings.retry_backoff_s or 0.1))
+            if items:
+                await asyncio.gather(*(self._attempt(current, key, item) for item in items))
                 continue
-            await asyncio.gather(*(self._attempt(current, key, item) for item in items))
+            wake = min(await self._store.next_due(batch.id) or now, current.expires_at)  # the rest wait
+            if wake - now > self._settings.poll_interval_s:  # on a limit (a spent budget): free this worker
+                await self._store.park_batch(batch.id, self.owner, wake)
+                log.info("batch %s waits on a limit until %.0f; set aside", batch.id, wake)
+                return
+            with contextlib.suppress(TimeoutError):  # a retry due within a poll: wait for it here
+                await asyncio.wait_for(self._stopping.wait(), max(wake - now, 0.05))
 
     async def _key(self, batch: BatchRecord) -> KeyRecord | None:
         for record in await self._store.list_keys(batch.tenant):

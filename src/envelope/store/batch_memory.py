@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
-from envelope.batch.records import OPEN_STATUSES, BatchItem, BatchRecord, BatchStatus, FileRecord, ItemStatus
+from envelope.batch.records import OPEN_STATUSES, PARKED, BatchItem, BatchRecord, BatchStatus, FileRecord, ItemStatus
 from envelope.store.ports import Conflict
 
 
@@ -52,7 +52,9 @@ class BatchRecords:
     async def cancel_batch(self, batch_id: str, at: float) -> BatchRecord | None:
         batch = self._batches.get(batch_id)
         if batch is not None and batch.status in ("validating", "in_progress"):
-            batch = self._batches[batch_id] = dataclasses.replace(batch, status="cancelling", cancelling_at=at)
+            until = 0.0 if batch.lease_owner == PARKED else batch.lease_until
+            batch = dataclasses.replace(batch, status="cancelling", cancelling_at=at, lease_until=until)
+            self._batches[batch_id] = batch
         return batch
 
     async def claim_batch(self, owner: str, *, now: float, lease_s: float) -> BatchRecord | None:
@@ -70,6 +72,17 @@ class BatchRecords:
             return False
         self._batches[batch_id] = dataclasses.replace(batch, lease_until=until)
         return True
+
+    async def park_batch(self, batch_id: str, owner: str, until: float) -> bool:
+        batch = self._batches.get(batch_id)
+        if batch is None or batch.lease_owner != owner:
+            return False
+        self._batches[batch_id] = dataclasses.replace(batch, lease_owner=PARKED, lease_until=until)
+        return True
+
+    async def next_due(self, batch_id: str) -> float | None:
+        waits = [i.next_attempt_at or 0.0 for i in self._items.get(batch_id, []) if i.status == "pending"]
+        return min(waits, default=None)
 
     async def due_items(self, batch_id: str, *, now: float, limit: int) -> list[BatchItem]:
         due = [

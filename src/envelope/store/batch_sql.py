@@ -10,11 +10,11 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import and_, case, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from envelope.batch.records import OPEN_STATUSES, BatchItem, BatchRecord, BatchStatus, FileRecord, ItemStatus
+from envelope.batch.records import OPEN_STATUSES, PARKED, BatchItem, BatchRecord, BatchStatus, FileRecord, ItemStatus
 from envelope.store.ports import Conflict
 from envelope.store.schema import batch_items, batches, files
 
@@ -74,11 +74,12 @@ class BatchTables:
         return [BatchRecord(**r._mapping) for r in rows]
 
     async def cancel_batch(self, batch_id: str, at: float) -> BatchRecord | None:
+        unpark = case((batches.c.lease_owner == PARKED, 0.0), else_=batches.c.lease_until)
         async with self.engine.begin() as conn:
             await conn.execute(
                 update(batches)
                 .where(batches.c.id == batch_id, batches.c.status.in_(("validating", "in_progress")))
-                .values(status="cancelling", cancelling_at=at)
+                .values(status="cancelling", cancelling_at=at, lease_until=unpark)
             )
             return await _batch(conn, batch_id)
 
@@ -103,6 +104,24 @@ class BatchTables:
                 .values(lease_until=until)
             )
         return bool(result.rowcount)
+
+    async def park_batch(self, batch_id: str, owner: str, until: float) -> bool:
+        async with self.engine.begin() as conn:
+            result = await conn.execute(
+                update(batches)
+                .where(batches.c.id == batch_id, batches.c.lease_owner == owner)
+                .values(lease_owner=PARKED, lease_until=until)
+            )
+        return bool(result.rowcount)
+
+    async def next_due(self, batch_id: str) -> float | None:
+        c = batch_items.c
+        query = select(func.min(func.coalesce(c.next_attempt_at, 0.0)), func.count()).where(
+            c.batch_id == batch_id, c.status == "pending"
+        )
+        async with self.engine.connect() as conn:
+            earliest, pending = (await conn.execute(query)).one()
+        return float(earliest) if pending else None
 
     async def due_items(self, batch_id: str, *, now: float, limit: int) -> list[BatchItem]:
         c = batch_items.c

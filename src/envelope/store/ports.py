@@ -238,7 +238,8 @@ class BatchStore(Protocol):
 
     async def cancel_batch(self, batch_id: str, at: float) -> BatchRecord | None:
         """Ask for a cancel: a batch validating or in progress becomes `cancelling` (the
-        worker finishes it); any other is left as it is. The batch as it is after; None if unknown."""
+        worker finishes it; a parked one may be taken at once); any other is left as it is.
+        The batch as it is after; None if unknown."""
         ...
 
     async def claim_batch(self, owner: str, *, now: float, lease_s: float) -> BatchRecord | None:
@@ -248,6 +249,15 @@ class BatchStore(Protocol):
 
     async def renew_lease(self, batch_id: str, owner: str, until: float) -> bool:
         """Extend `owner`'s lease; False if the batch is no longer leased to `owner`."""
+        ...
+
+    async def park_batch(self, batch_id: str, owner: str, until: float) -> bool:
+        """`owner` gives its lease up until `until`: no worker takes the batch before then
+        unless it is cancelled. False if the batch was not `owner`'s."""
+        ...
+
+    async def next_due(self, batch_id: str) -> float | None:
+        """The earliest retry time of the pending items (0 for one due at once); None if none is pending."""
         ...
 
     async def due_items(self, batch_id: str, *, now: float, limit: int) -> list[BatchItem]:
