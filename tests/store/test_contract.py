@@ -91,19 +91,19 @@ async def test_ledger_append_count_and_summaries(store: Store) -> None:
     )
     await store.append([])
     assert await store.count() == 3
-    by_tenant = await store.summarize("tenant")
-    assert [(line.group, line.requests, line.errors) for line in by_tenant] == [("acme", 2, 1), ("beta", 1, 0)]
+    by_tenant = await store.rollup(["tenant"])
+    assert [(line.group, line.requests, line.errors) for line in by_tenant] == [(("acme",), 2, 1), (("beta",), 1, 0)]
     assert by_tenant[0].cost_usd == pytest.approx(0.002)
     assert by_tenant[0].input_tokens == 20 and by_tenant[0].output_tokens == 10
-    by_feature = await store.summarize("feature")
-    assert [line.group for line in by_feature] == ["-"]
+    by_feature = await store.rollup(["feature"])
+    assert [line.group for line in by_feature] == [(None,)]
 
 
 async def test_summaries_respect_since(store: Store) -> None:
     now = time.time()
     await store.append([record("old", ts=now - 7200), record("new", ts=now)])
-    lines = await store.summarize("model", since=now - 60)
-    assert [(line.group, line.requests) for line in lines] == [("m", 1)]
+    lines = await store.rollup(["model"], since=now - 60)
+    assert [(line.group, line.requests) for line in lines] == [(("m",), 1)]
 
 
 async def test_a_batch_with_a_duplicate_id_is_rejected_whole(store: Store) -> None:
@@ -118,7 +118,7 @@ async def test_append_ignoring_duplicates_writes_only_new_ids(store: Store) -> N
     await store.append_ignoring_duplicates([record("a", cost=9.0), record("b"), record("c"), record("b")])
     await store.append_ignoring_duplicates([])
     assert await store.count() == 3
-    (line,) = await store.summarize("tenant")
+    (line,) = await store.rollup(["tenant"])
     assert line.cost_usd == pytest.approx(0.5 + 0.001 + 0.001)  # "a" kept its first row
 
 

@@ -18,7 +18,6 @@ from rich.markup import escape
 from rich.table import Table
 
 from envelope.cli.common import ConfigOption, console, err_console, load_config, open_store
-from envelope.store.ports import CostLine, GroupBy
 
 if TYPE_CHECKING:
     from envelope.config.documents import ConfigSet, TenantDoc
@@ -29,6 +28,7 @@ if TYPE_CHECKING:
 
 app = typer.Typer(help="Reports from the request ledger.", no_args_is_help=True)
 
+GroupBy = Literal["tenant", "route", "feature", "model"]
 BillBy = Literal["tenant", "route", "feature"]
 T = TypeVar("T")
 
@@ -43,21 +43,21 @@ def cost(
     cfg = load_config(config)
     since = time.time() - since_hours * 3600 if since_hours is not None else None
 
-    async def go() -> list[CostLine]:
+    async def go() -> list[Totals]:
         async with open_store(cfg) as store:
-            return await store.summarize(by, since)
+            return await store.rollup([by], since=since)
 
-    lines = asyncio.run(go())
+    lines = sorted(asyncio.run(go()), key=lambda line: (-line.cost_usd, _label(line)))
     table = Table(by, "requests", "errors", "input tokens", "output tokens", "cost (USD)", "mean latency (ms)")
     for line in lines:
         table.add_row(
-            line.group,
+            _label(line),
             str(line.requests),
             str(line.errors),
             str(line.input_tokens),
             str(line.output_tokens),
             f"{line.cost_usd:.6f}",
-            f"{line.mean_latency_ms:.1f}",
+            f"{line.mean(line.latency_ms):.1f}",
         )
     total = sum(line.cost_usd for line in lines)
     table.add_section()
@@ -278,3 +278,8 @@ def _print_forecasts(forecasts: list[tuple[str, Forecast]]) -> None:
 
 def _iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _label(line: Totals) -> str:
+    """The group's name; `-` for rows without one."""
+    return line.group[0] or "-"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -16,8 +15,6 @@ from envelope.store.ports import (
     AuditEntry,
     ConfigVersion,
     Conflict,
-    CostLine,
-    GroupBy,
     StaleActive,
     UnknownVersion,
 )
@@ -97,25 +94,6 @@ class MemoryStore(BatchRecords):
             row["bucket"] = r.ts // bucket_s if bucket_s is not None else None
             rows.append(row)
         return fold(rows, by, bucket_s)
-
-    async def summarize(self, by: GroupBy, since: float | None = None) -> list[CostLine]:
-        groups: dict[str, list[LedgerRecord]] = defaultdict(list)
-        for r in self._ledger:
-            if since is None or r.ts >= since:
-                groups[str(getattr(r, by) or "-")].append(r)
-        lines = [
-            CostLine(
-                group=name,
-                requests=len(rows),
-                errors=sum(1 for r in rows if r.status >= 400),
-                input_tokens=sum(r.input_tokens for r in rows),
-                output_tokens=sum(r.output_tokens for r in rows),
-                cost_usd=sum(r.cost_usd for r in rows),
-                mean_latency_ms=sum(r.latency_ms for r in rows) / len(rows),
-            )
-            for name, rows in groups.items()
-        ]
-        return sorted(lines, key=lambda line: (-line.cost_usd, line.group))
 
     async def count(self) -> int:
         return len(self._ledger)

@@ -12,7 +12,6 @@ from envelope.ledger.record import LedgerRecord
 from envelope.ledger.rollup import Dimension, Totals
 from envelope.store.records import PayloadSample, ShadowRecord, TransitionRecord
 
-GroupBy = Literal["tenant", "route", "feature", "model"]
 VersionStatus = Literal["new", "active", "retired", "bad"]
 AuditAction = Literal["apply", "rollback", "auto_rollback", "start"]
 
@@ -23,19 +22,6 @@ class Rejected(Exception):
 
 class Conflict(Rejected):
     """A write that would duplicate a unique value (a key digest or id, a request id)."""
-
-
-@dataclass(frozen=True, slots=True)
-class CostLine:
-    """One line of a cost report: totals for one group."""
-
-    group: str
-    requests: int
-    errors: int
-    input_tokens: int
-    output_tokens: int
-    cost_usd: float
-    mean_latency_ms: float
 
 
 class KeyStore(Protocol):
@@ -64,8 +50,6 @@ class LedgerStore(Protocol):
         before a crash (or before a timeout hid its success) is never written twice.
         """
         ...
-
-    async def summarize(self, by: GroupBy, since: float | None = None) -> list[CostLine]: ...
 
     async def rollup(
         self,

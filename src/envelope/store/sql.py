@@ -27,8 +27,6 @@ from envelope.store.ports import (
     AuditEntry,
     ConfigVersion,
     Conflict,
-    CostLine,
-    GroupBy,
     Rejected,
     StaleActive,
     UnknownVersion,
@@ -151,38 +149,6 @@ class SQLStore(BatchTables):
             marks = [mark.format(i) for i in range(1, len(names) + 1)]
             self._ledger_insert = f"INSERT INTO ledger ({', '.join(names)}) VALUES ({', '.join(marks)})"
         return self._ledger_insert
-
-    async def summarize(self, by: GroupBy, since: float | None = None) -> list[CostLine]:
-        group = func.coalesce(ledger.c[by], "-").label("grp")
-        query = (
-            select(
-                group,
-                func.count().label("requests"),
-                func.sum((ledger.c.status >= 400).cast(Integer_)).label("errors"),
-                func.sum(ledger.c.input_tokens).label("input_tokens"),
-                func.sum(ledger.c.output_tokens).label("output_tokens"),
-                func.sum(ledger.c.cost_usd).label("cost_usd"),
-                func.avg(ledger.c.latency_ms).label("mean_latency_ms"),
-            )
-            .group_by(group)
-            .order_by(func.sum(ledger.c.cost_usd).desc(), group)
-        )
-        if since is not None:
-            query = query.where(ledger.c.ts >= since)
-        async with self.engine.connect() as conn:
-            rows = (await conn.execute(query)).all()
-        return [
-            CostLine(
-                group=str(r.grp),
-                requests=int(r.requests),
-                errors=int(r.errors or 0),
-                input_tokens=int(r.input_tokens or 0),
-                output_tokens=int(r.output_tokens or 0),
-                cost_usd=float(r.cost_usd or 0.0),
-                mean_latency_ms=float(r.mean_latency_ms or 0.0),
-            )
-            for r in rows
-        ]
 
     async def count(self) -> int:
         async with self.engine.connect() as conn:
