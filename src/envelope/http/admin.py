@@ -20,7 +20,6 @@ import dataclasses
 import time
 
 import msgspec
-from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -28,11 +27,10 @@ from starlette.routing import Route
 from envelope import keys
 from envelope.bootstrap import Gateway
 from envelope.errors import InvalidRequest, NotFound, PermissionDenied
+from envelope.http.responses import json_response
 from envelope.keys import KeyRecord
 from envelope.pipeline.context import RequestContext
 from envelope.wire import convert, decode_object
-
-_JSON = "application/json"
 
 
 class KeyRequest(msgspec.Struct, forbid_unknown_fields=True):
@@ -52,17 +50,6 @@ async def require_admin(request: Request) -> Gateway:
     return gateway
 
 
-def _json(value: object, status: int = 200) -> Response:
-    return Response(msgspec.json.encode(value, enc_hook=_plain), status_code=status, media_type=_JSON)
-
-
-def _plain(value: object) -> object:
-    """Config documents inside reports are written as their fields."""
-    if isinstance(value, BaseModel):
-        return value.model_dump(mode="json")
-    raise NotImplementedError(f"cannot encode {type(value).__name__}")
-
-
 def _public(record: KeyRecord) -> dict[str, object]:
     return dataclasses.asdict(record) | {"active": record.active}
 
@@ -71,7 +58,7 @@ async def list_keys(request: Request) -> Response:
     gateway = await require_admin(request)
     assert gateway.store is not None
     records = await gateway.store.list_keys(request.query_params.get("tenant"))
-    return _json({"object": "list", "data": [_public(r) for r in records]})
+    return json_response({"object": "list", "data": [_public(r) for r in records]})
 
 
 async def create_key(request: Request) -> Response:
@@ -87,7 +74,7 @@ async def create_key(request: Request) -> Response:
         feature=ask.feature,
         name=ask.name,
     )
-    return _json(_public(record) | {"key": secret}, status=201)
+    return json_response(_public(record) | {"key": secret}, status=201)
 
 
 async def revoke_key(request: Request) -> Response:
@@ -97,7 +84,7 @@ async def revoke_key(request: Request) -> Response:
     if not await gateway.store.revoke(key_id, time.time()):
         raise NotFound(f"No active key {key_id!r}.", code="key_not_found")
     gateway.keys.forget()
-    return _json({"id": key_id, "revoked": True})
+    return json_response({"id": key_id, "revoked": True})
 
 
 class PurgeRequest(msgspec.Struct, forbid_unknown_fields=True):
@@ -118,7 +105,7 @@ async def purge_cache(request: Request) -> Response:
     if ask.route is not None and ask.route not in gateway.catalog.routes:
         raise NotFound(f"The route {ask.route!r} does not exist.", param="route", code="route_not_found")
     purged = await gateway.cache.purge(ask.tenant, ask.route)
-    return _json({"purged": purged, "tenant": ask.tenant, "route": ask.route})
+    return json_response({"purged": purged, "tenant": ask.tenant, "route": ask.route})
 
 
 async def cache_event(request: Request) -> Response:
@@ -127,7 +114,7 @@ async def cache_event(request: Request) -> Response:
     if not ask.event.strip():
         raise InvalidRequest("The event needs a name.", param="event")
     routes, purged = await gateway.cache.invalidate(ask.event)
-    return _json({"event": ask.event, "routes": routes, "purged": purged})
+    return json_response({"event": ask.event, "routes": routes, "purged": purged})
 
 
 async def slo(request: Request) -> Response:
@@ -148,7 +135,7 @@ async def slo(request: Request) -> Response:
             },
         },
     }
-    return _json(body)
+    return json_response(body)
 
 
 async def transitions(request: Request) -> Response:
@@ -160,7 +147,7 @@ async def transitions(request: Request) -> Response:
     except ValueError:
         raise InvalidRequest("since must be a number of seconds since the epoch.", param="since") from None
     found = await gateway.store.transitions(after, request.query_params.get("scope"))
-    return _json({"object": "list", "data": [dataclasses.asdict(t) for t in found]})
+    return json_response({"object": "list", "data": [dataclasses.asdict(t) for t in found]})
 
 
 routes = [

@@ -26,11 +26,11 @@ from envelope.batch.batches import Batches
 from envelope.batch.objects import batch_object, file_object
 from envelope.bootstrap import Gateway
 from envelope.errors import BodyTooLarge, InvalidRequest
+from envelope.http.responses import json_response
 from envelope.keys import KeyRecord
 from envelope.pipeline.context import RequestContext
 from envelope.wire import convert, decode_object
 
-_JSON = "application/json"
 MAX_PAGE = 100
 
 
@@ -54,10 +54,6 @@ async def _caller(request: Request, *, bind_route: bool = False) -> tuple[Batche
     return gateway.batches, key
 
 
-def _json(value: object, status: int = 200) -> Response:
-    return Response(msgspec.json.encode(value), status_code=status, media_type=_JSON)
-
-
 def _listing(objects: list[dict[str, Any]], request: Request) -> Response:
     after = request.query_params.get("after")
     raw_limit = request.query_params.get("limit", "20")
@@ -66,7 +62,7 @@ def _listing(objects: list[dict[str, Any]], request: Request) -> Response:
     ids = [o["id"] for o in objects]
     start = ids.index(after) + 1 if after in ids else 0
     shown = objects[start : start + int(raw_limit)]
-    return _json({
+    return json_response({
         "object": "list",
         "data": shown,
         "first_id": shown[0]["id"] if shown else None,
@@ -99,7 +95,7 @@ async def upload_file(request: Request) -> Response:
         record = await batches.upload(key, filename=upload.filename or "", purpose=purpose, content=content)
     finally:
         await form.close()
-    return _json(file_object(record))
+    return json_response(file_object(record))
 
 
 async def list_files(request: Request) -> Response:
@@ -110,7 +106,7 @@ async def list_files(request: Request) -> Response:
 
 async def get_file(request: Request) -> Response:
     batches, key = await _caller(request)
-    return _json(file_object(await batches.file(key, request.path_params["file_id"])))
+    return json_response(file_object(await batches.file(key, request.path_params["file_id"])))
 
 
 async def file_content(request: Request) -> Response:
@@ -123,7 +119,7 @@ async def delete_file(request: Request) -> Response:
     batches, key = await _caller(request)
     file_id = request.path_params["file_id"]
     await batches.delete(key, file_id)
-    return _json({"id": file_id, "object": "file", "deleted": True})
+    return json_response({"id": file_id, "object": "file", "deleted": True})
 
 
 async def create_batch(request: Request) -> Response:
@@ -137,7 +133,7 @@ async def create_batch(request: Request) -> Response:
         metadata=ask.metadata,
         headers=request.headers,
     )
-    return _json(batch_object(record))
+    return json_response(batch_object(record))
 
 
 async def list_batches(request: Request) -> Response:
@@ -148,12 +144,12 @@ async def list_batches(request: Request) -> Response:
 
 async def get_batch(request: Request) -> Response:
     batches, key = await _caller(request)
-    return _json(batch_object(await batches.batch(key, request.path_params["batch_id"])))
+    return json_response(batch_object(await batches.batch(key, request.path_params["batch_id"])))
 
 
 async def cancel_batch(request: Request) -> Response:
     batches, key = await _caller(request)
-    return _json(batch_object(await batches.cancel(key, request.path_params["batch_id"])))
+    return json_response(batch_object(await batches.cancel(key, request.path_params["batch_id"])))
 
 
 routes = [

@@ -17,7 +17,6 @@ import time
 from collections.abc import Awaitable, Callable
 from importlib import resources
 
-import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -27,8 +26,8 @@ from envelope.dashboard import inputs
 from envelope.dashboard.window import Window, window_named
 from envelope.errors import NotFound
 from envelope.http.admin import require_admin
+from envelope.http.responses import json_response
 
-_JSON = "application/json"
 ASSETS: dict[str, str] = {
     "index.html": "text/html; charset=utf-8",
     "style.css": "text/css; charset=utf-8",
@@ -57,7 +56,7 @@ async def view(request: Request) -> Response:
         raise NotFound(f"No dashboard {request.path_params['view']!r}; use one of {', '.join(VIEWS)}.")
     window = window_named(request.query_params.get("window"))
     found = await build(gateway, window, time.time())
-    return Response(msgspec.json.encode(found), media_type=_JSON, headers={"cache-control": "no-store"})
+    return json_response(found, headers={"cache-control": "no-store"})
 
 
 def _asset(name: str) -> Response:
