@@ -75,10 +75,12 @@ class Batches:
         return record
 
     async def content(self, key: KeyRecord, file_id: str) -> bytes:
-        await self.file(key, file_id)
-        content = await self._store.file_content(file_id)
-        if content is None:
-            raise NotFound(f"No file {file_id!r}.", param="file_id", code="file_not_found")
+        return await self._content(await self.file(key, file_id))
+
+    async def _content(self, record: FileRecord) -> bytes:
+        content = await self._store.file_content(record.id)
+        if content is None:  # deleted since it was read
+            raise NotFound(f"No file {record.id!r}.", param="file_id", code="file_not_found")
         return content
 
     async def delete(self, key: KeyRecord, file_id: str) -> None:
@@ -105,8 +107,9 @@ class Batches:
         source = await self.file(key, input_file_id)
         if source.purpose != "batch":
             raise InvalidRequest("The input file must have purpose 'batch'.", param="input_file_id")
-        content = await self.content(key, input_file_id)
-        lines, problems = intake.read(content, endpoint=endpoint, max_items=self._settings.max_items)
+        lines, problems = intake.read(
+            await self._content(source), endpoint=endpoint, max_items=self._settings.max_items
+        )
         if problems:
             raise InvalidRequest(intake.describe(problems), param="input_file_id", code="invalid_batch_file")
         now = self._clock()
