@@ -61,10 +61,11 @@ class FakeUpstream:
         self.proc.wait(10)
 
 
-def start_fake_upstream() -> FakeUpstream:
+def start_fake_upstream(module: str = "envelope.fake.upstream") -> FakeUpstream:
+    """The fake upstream (or another stand-in `module` taking `--port`) as its own process."""
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "envelope.fake.upstream", "--port", str(port)],
+        [sys.executable, "-m", module, "--port", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -73,7 +74,7 @@ def start_fake_upstream() -> FakeUpstream:
         with socket.create_connection(("127.0.0.1", port), timeout=0.2):
             return True
 
-    _wait(listening, proc, "fake upstream", 30)
+    _wait(listening, proc, module, 30)
     return FakeUpstream(port, proc)
 
 

@@ -6,7 +6,7 @@ high-risk intents, open-loop Poisson arrivals with bursts), then, for each side 
 **naive** (every request to tier L, nothing else) and **envelope** (classifier-driven
 policies, exact + semantic cache, tier routing, capacity gates, budgets, adaptive
 control: `scenario_configs`) — starts a fresh stand-in upstream with per-tier latency and
-capacity (`scenario_upstream`) and a real `envelope serve` process with that side's
+capacity (`scenario_upstream`, launched as the fake upstream is) and a real `envelope serve` process with that side's
 config, sends the same schedule through it (`scenario_client`), reads its adaptive
 control figures, and stops both. The figures (`scenario_summary`) are compared side by
 side by the CLI.
@@ -16,20 +16,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from envelope.bench import scenario_client
-from envelope.bench.processes import free_port, issue_tenant_keys, start_gateway
+from envelope.bench.processes import issue_tenant_keys, start_fake_upstream, start_gateway
 from envelope.bench.scenario_configs import BUDGETS, NAIVE_TIMEOUT_MS, envelope_config, naive_config
 from envelope.bench.scenario_summary import Outcome, Summary, summarise
 from envelope.bench.scenario_workload import TENANTS, ScenarioRequest, WorkloadSettings, build
@@ -73,37 +69,6 @@ def describe(requests: list[ScenarioRequest]) -> dict[str, Any]:
     }
 
 
-@contextmanager
-def scenario_upstream() -> Iterator[str]:
-    """The stand-in upstream as its own process; yields its base URL."""
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "envelope.bench.scenario_upstream", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-
-    try:
-        _wait_listening(proc, port, 30.0)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(10)
-
-
-def _wait_listening(proc: subprocess.Popen[bytes], port: int, timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"the scenario upstream exited with code {proc.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise TimeoutError(f"the scenario upstream is not listening after {timeout_s:g}s")
-
-
 def _stats(root: str) -> dict[str, Any]:
     with urllib.request.urlopen(f"{root}/stats", timeout=5) as response:
         stats: dict[str, Any] = json.loads(response.read())
@@ -123,9 +88,10 @@ def run_side(
 ) -> Side:
     """Start the upstream and the gateway for one side, send the workload, collect."""
     say = progress or (lambda _: None)
-    with scenario_upstream() as upstream:
+    upstream = start_fake_upstream("envelope.bench.scenario_upstream")
+    try:
         say(f"{name}: starting the gateway…")
-        gateway = start_gateway(directory, SIDES[name](f"{upstream}/v1"), env={"OPENBLAS_NUM_THREADS": "1"})
+        gateway = start_gateway(directory, SIDES[name](upstream.url()), env={"OPENBLAS_NUM_THREADS": "1"})
         try:
             keys = issue_tenant_keys(gateway, list(TENANTS.values()))
             asyncio.run(scenario_client.warm_up(gateway.root, keys, _warm_up_requests()))
@@ -136,9 +102,11 @@ def run_side(
             elapsed = time.monotonic() - began
             time.sleep(1.0)  # one more control tick, so the downgrade time is counted to the end
             control = asyncio.run(scenario_client.control(gateway.root, gateway.admin_key, began_wall))
-            stats = _stats(upstream)
+            stats = _stats(f"http://127.0.0.1:{upstream.port}")
         finally:
             gateway.stop()
+    finally:
+        upstream.stop()
     return Side(name, summarise(outcomes, BUDGETS, control), outcomes, stats, elapsed)
 
 

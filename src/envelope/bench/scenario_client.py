@@ -64,11 +64,9 @@ async def _send(session: aiohttp.ClientSession, root: str, key: str, request: Sc
     status, error, found = 0, None, {}
     try:
         async with session.post(f"{root}/v1/chat/completions", json=body(request), headers=headers) as response:
-            payload = await response.read()
+            await response.read()
             status = response.status
             found = {k.lower(): v for k, v in response.headers.items() if k.lower().startswith("x-envelope-")}
-            if status >= 300:
-                error = _error_code(payload)
     except (aiohttp.ClientError, TimeoutError) as exc:
         error = type(exc).__name__
     degradations = found.get("x-envelope-degradations", "none")
@@ -86,11 +84,6 @@ async def _send(session: aiohttp.ClientSession, root: str, key: str, request: Sc
         degradations=tuple(d for d in degradations.split(",") if d and d != "none"),
         error=error,
     )
-
-
-def _error_code(payload: bytes) -> str:
-    match = re.search(rb'"code"\s*:\s*"([^"]+)"', payload)
-    return match.group(1).decode() if match else "error"
 
 
 async def control(root: str, admin_key: str, since: float) -> Control:

@@ -17,11 +17,15 @@ Both are real `envelope serve` processes (`bench/processes.py`).
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from typing import Any, Final
 
+import yaml
+
 from envelope.bench.scenario_upstream import PROFILES, TierProfile
 from envelope.bench.scenario_workload import MAX_TOKENS, TENANTS
+from envelope.config.loader import sample_config_path
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,33 +57,16 @@ ADAPTIVE: Final = {
     "retry_after_s": 15,
 }
 
-# The sample config's seed policy (README, "Routing"), with `min_tier: L` on its high-risk
-# rule so that neither a remedy nor adaptive control serves high risk below tier L.
-SEED: Final = {
-    "name": "seed",
-    "rules": [
-        {"name": "high-risk", "when": {"risk": {"gte": 0.7}}, "then": {"tier": "L", "min_tier": "L"}},
-        {
-            "name": "tight-latency",
-            "when": {"latency_budget_ms": {"lt": 800}},
-            "then": {"tier": "S", "retrieval": "skip", "cache": "prefer"},
-        },
-        {
-            "name": "simple",
-            "when": {"intent": ["greeting", "faq"], "complexity": ["low"], "risk": {"lt": 0.3}},
-            "then": {"tier": "S"},
-        },
-        {
-            "name": "defaults",
-            "then": {
-                "over_budget": ["shrink_context", "lower_tier", "cap_output"],
-                "capacity": ["wait", "next_tier"],
-                "capacity_wait_ms": 200,
-                "fallback_tiers": True,
-            },
-        },
-    ],
-}
+
+def seed_policy() -> dict[str, Any]:
+    """The sample config's seed policy (README, "Routing"), with `min_tier: L` on its
+    high-risk rule so that neither a remedy nor adaptive control serves high risk below tier L."""
+    sample = yaml.safe_load(sample_config_path().read_text())
+    seed: dict[str, Any] = copy.deepcopy(next(p for p in sample["policies"] if p["name"] == "seed"))
+    next(r for r in seed["rules"] if r["name"] == "high-risk")["then"]["min_tier"] = "L"
+    return seed
+
+
 # The risk route: tier L only; when L is full, wait for it (within the deadline).
 FLOOR: Final = {
     "name": "floor",
@@ -124,7 +111,7 @@ def envelope_config(base_url: str) -> dict[str, Any]:
             "control": {"interval_s": 0.5, "spend": {"threshold": 0.8}},
         },
         "models": [_model(p, base_url) for p in PROFILES],
-        "policies": [SEED, FLOOR],
+        "policies": [seed_policy(), FLOOR],
         "routes": routes,
         "tenants": [_tenant(route, budget=True) for route in BUDGETS],
     }

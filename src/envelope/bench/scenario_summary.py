@@ -44,7 +44,7 @@ class Outcome:
     cache: str | None = None
     cost_usd: float = 0.0
     degradations: tuple[str, ...] = ()
-    error: str | None = None  # the error's code (OpenAI shape) or the client's exception
+    error: str | None = None  # the client's exception when there was no HTTP answer
 
     @property
     def answered(self) -> bool:
@@ -139,7 +139,7 @@ def summarise(outcomes: Sequence[Outcome], budgets: Mapping[str, RouteBudget], c
         violations=violations(outcomes, budgets),
         high_risk_on_l=_share(sum(o.tier == "L" and not o.hit for o in risky), len(risky)),
         statuses=_count(str(o.status) if o.status else (o.error or "no answer") for o in outcomes),
-        degradations=_count(d.split(":")[0] for o in outcomes for d in o.degradations if d != "none"),
+        degradations=_count(d.split(":")[0] for o in outcomes for d in o.degradations),
         control=control,
     )
 
