@@ -76,6 +76,7 @@ def test_bad_input_exits_2_with_the_reason(tmp_path: Path) -> None:
         (("--generate", "rate=1", "--fleet", str(bad_fleet)), "profiles: Dictionary should have at least 1 item"),
         (("--trace", str(unknown_route)), "routes the config does not have: ghost"),
         (("--generate", "rate=1", "--config", str(tmp_path / "none.yaml")), "invalid config"),
+        (("--generate", "rate=1", "--save-trace", str(tmp_path / "no" / "such" / "t.jsonl")), "--save-trace"),
     ]
     for args, said in cases:
         code, _, err = run(*args)

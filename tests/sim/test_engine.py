@@ -140,6 +140,9 @@ def test_a_wait_is_bounded_then_the_next_tier_takes_it() -> None:
     assert outcome.rerouted == [False, True]
     assert abs(outcome.admitted[1] - 0.2) < 1e-9
     assert outcome.tiers["S"].rerouted_out == 1
+    short = job(0.0, 10, tiers=("S", "M"), steps=("wait", "next_tier"), wait_ms=500, deadline_ms=100)
+    hurried = simulate(fleet(extra={"M": Pool(profile="p", replicas=1)}), [plans[0], short])
+    assert abs(hurried.admitted[1] - 0.1) < 1e-9  # the wait never runs past the deadline
 
 
 def test_a_full_queue_reroutes_at_once_and_without_next_tier_the_wait_runs_out() -> None:

@@ -110,6 +110,7 @@ def test_bursts_raise_the_rate_while_they_last() -> None:
         ("rate", "'rate' is not KEY=VALUE"),
         ("rate=0", "rate and duration must be above 0"),
         ("burst_every=10,burst_length=20,burst_factor=2", "burst_length must be above 0 and at most burst_every"),
+        ("burst_every=10,burst_length=2,burst_factor=0", "burst_factor must be above 0"),
         ("routes=:1", "needs a name"),
         ("modes=quick:1", "quick is not fast, balanced or precise"),
         ("rate=-1", "must be a finite number ≥ 0"),

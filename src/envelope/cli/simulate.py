@@ -77,7 +77,10 @@ def simulate(
     except (traces.TraceError, FleetError, PlanError) as exc:
         _usage(str(exc))
     if save_trace is not None:
-        traces.save(arrivals, save_trace)
+        try:
+            traces.save(arrivals, save_trace)
+        except OSError as exc:
+            _usage(f"--save-trace {save_trace}: {exc.strerror or exc}")
     report = summarise(run(fleet_doc, plans, cache_latency_ms=cache_latency_ms), arrivals, prices, notes)
     if as_json:
         document = {"trace": str(trace) if trace else generate, "fleet": str(fleet_path), "seed": seed}

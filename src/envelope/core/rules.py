@@ -95,6 +95,15 @@ def preference(target: Tier, decision: Routing) -> list[Tier]:
     return [t for t in order if decision.allows(t)]
 
 
+def capacity_wait_s(remaining_s: float, wait_ms: float | None, *, last: bool) -> float:
+    """How long a `wait` capacity step waits for a slot: the rest of the deadline when it
+    is the last step; else `capacity_wait_ms` (by default half the rest), leaving time
+    for the steps after it. Never past the deadline."""
+    if last:
+        return remaining_s
+    return min(wait_ms / 1000.0 if wait_ms is not None else remaining_s / 2, remaining_s)
+
+
 def remedies(
     primary: Sequence[M], lower: Sequence[M], steps: Sequence[OverBudgetStep]
 ) -> Iterator[tuple[M, frozenset[OverBudgetStep]]]:

@@ -23,7 +23,7 @@ from envelope.admission.ports import AdmissionStore
 from envelope.catalog import Catalog, ServedModel
 from envelope.config.documents import AdmissionDoc, BudgetDoc
 from envelope.core.admission import Ask, Decision, Facts, Planner, settlement
-from envelope.core.rules import DEFAULT_CAPACITY
+from envelope.core.rules import DEFAULT_CAPACITY, capacity_wait_s
 from envelope.errors import BudgetExceeded, RateLimited
 from envelope.pipeline.context import RequestContext
 from envelope.pipeline.fleet import Fleet
@@ -82,11 +82,8 @@ class Admit:
         steps = ctx.routing.capacity if ctx.routing is not None else DEFAULT_CAPACITY
         for i, step in enumerate(steps):
             if step == "wait":
-                last = i == len(steps) - 1
-                bound = ctx.remaining_s()
-                if not last:
-                    wait_ms = ctx.routing.capacity_wait_ms if ctx.routing else None
-                    bound = wait_ms / 1000.0 if wait_ms is not None else bound / 2
+                wait_ms = ctx.routing.capacity_wait_ms if ctx.routing else None
+                bound = capacity_wait_s(ctx.remaining_s(), wait_ms, last=i == len(steps) - 1)
                 decision = await self._wait(ctx, ask, decision, bound)
             else:
                 ask, decision = await self._reroute(ctx, ask, decision)

@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from envelope.config.documents import Tier
+from envelope.core.rules import capacity_wait_s
 from envelope.sim.fleet import Fleet, Pool, Profile
 from envelope.sim.plan import Plan, Status
 
@@ -208,9 +209,8 @@ class _Engine:
                 if home.live >= home.bound:
                     continue
                 left = plan.deadline_ms / 1000.0 - (now - plan.t)
-                if self.step_i[i] < len(steps):  # another step follows: a shorter wait
-                    left = plan.wait_ms / 1000.0 if plan.wait_ms is not None else left / 2
-                bound = min(left, home.max_wait_s)
+                wait = capacity_wait_s(left, plan.wait_ms, last=self.step_i[i] == len(steps))
+                bound = min(wait, home.max_wait_s)
                 if bound > 0:
                     self._enqueue(i, home, now, bound)
                     return

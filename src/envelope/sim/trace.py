@@ -215,6 +215,8 @@ def _check(spec: Spec) -> None:
         raise TraceError("--generate: rate and duration must be above 0")
     if spec.burst_every and not 0 < spec.burst_length <= spec.burst_every:
         raise TraceError("--generate: burst_length must be above 0 and at most burst_every")
+    if spec.burst_factor <= 0:
+        raise TraceError("--generate: burst_factor must be above 0")
     if spec.input_mean < 1 or spec.output_mean < 1:
         raise TraceError("--generate: input_mean and output_mean must be at least 1 token")
     bad = [m for m, _ in spec.modes if m not in _MODES]
