@@ -79,6 +79,9 @@ def test_budget_outlook_is_for_the_feature_alone() -> None:
     assert o.days_to_hard == pytest.approx(15.0) and o.days_to_soft == pytest.approx(7.5)
     daily = outlook(BudgetDoc(period="daily", hard_usd=10.0), 0.0, now=now)
     assert daily.period_days == 1 and daily.days_to_hard is None
+    assert (o.period, daily.period) == ("monthly", "daily")
+    assert outlook(BudgetDoc(period=None, hard_usd=1.0), 1.0, now=now).period == "monthly"  # the default period
+    assert outlook(BudgetDoc(period_seconds=3600, hard_usd=1.0), 1.0, now=now).period == "3600 s"
 
 
 def test_samples_from_jsonl_and_text() -> None:

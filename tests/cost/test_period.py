@@ -40,6 +40,8 @@ def test_span_defaults_to_the_month_so_far() -> None:
     assert span_of(period=None, since="2026-11-10", until="2026-11-12", now=now) == Span(
         ts(2026, 11, 10), ts(2026, 11, 12)
     )
+    november = span_of(period=None, since=None, until="2026-12-01", now=now)  # a month's end names that month
+    assert november == Span(ts(2026, 11, 1), ts(2026, 12, 1))
     with pytest.raises(PeriodError, match="not both"):
         span_of(period="2026-11", since="2026-11-10", until=None, now=now)
     with pytest.raises(PeriodError, match="empty"):

@@ -129,7 +129,7 @@ def forecast(
     tenants = _budgeted(cfg, tenant)
     forecasts = _read(_forecasts(cfg, tenants, now))
     if as_json:
-        print(json.dumps([_forecast_row(name, f) for name, f in forecasts], indent=2))
+        print(json.dumps([_forecast_row(name, f) for name, f in forecasts.items()], indent=2))
         return
     _print_forecasts(forecasts)
 
@@ -170,18 +170,23 @@ def _print_statement(charges: list[Charge], by: str, span: Span) -> None:
     from envelope.cost.chargeback import totals
 
     table = Table(by, "requests", "tokens", "provider cost $", "charged $", "plan", title=f"Chargeback {span.label()}")
-    for c in [*charges, totals(charges)]:
-        if c.group == "total":
-            table.add_section()
-        table.add_row(
-            escape(c.group),
-            f"{c.requests:,}",
-            f"{c.tokens:,}",
-            f"{c.provider_cost_usd:,.6f}",
-            f"{c.charged_usd:,}",
-            escape(c.plan),
-        )
+    total = totals(charges)
+    for c in charges:
+        _statement_row(table, c)
+    table.add_section()
+    _statement_row(table, total)
     console.print(table)
+
+
+def _statement_row(table: Table, c: Charge) -> None:
+    table.add_row(
+        escape(c.group),
+        f"{c.requests:,}",
+        f"{c.tokens:,}",
+        f"{c.provider_cost_usd:,.6f}",
+        f"{c.charged_usd:,}",
+        escape(c.plan),
+    )
 
 
 def _print_json(charges: list[Charge], by: str, span: Span, precision: str) -> None:
@@ -219,18 +224,12 @@ def _budgeted(cfg: ConfigSet, name: str | None) -> list[TenantDoc]:
     return [found]
 
 
-async def _forecasts(cfg: ConfigSet, tenants: list[TenantDoc], now: float) -> list[tuple[str, Forecast]]:
-    """Each tenant's spend so far in its period (exact) and recent buckets, projected."""
-    from envelope.cost.budgets import tenant_forecast
+async def _forecasts(cfg: ConfigSet, tenants: list[TenantDoc], now: float) -> dict[str, Forecast]:
+    from envelope.cost.budgets import tenant_forecasts
 
-    out: list[tuple[str, Forecast]] = []
     _quiet_migrations()
     async with open_store(cfg) as store:
-        for tenant in tenants:
-            found = await tenant_forecast(store, tenant, now)
-            assert found is not None  # `_budgeted` kept only tenants with a budget
-            out.append((tenant.name, found))
-    return out
+        return await tenant_forecasts(store, tenants, now)
 
 
 def _forecast_row(tenant: str, f: Forecast) -> dict[str, object]:
@@ -253,12 +252,12 @@ def _forecast_row(tenant: str, f: Forecast) -> dict[str, object]:
     }
 
 
-def _print_forecasts(forecasts: list[tuple[str, Forecast]]) -> None:
+def _print_forecasts(forecasts: dict[str, Forecast]) -> None:
     colour = {"ok": "green", "at_risk": "yellow", "over": "red"}
     table = Table(
         "tenant", "period", "spent $", "hard $", "soft $", "$/hour", "$/day", "projected $", "hard reached", "status"
     )
-    for name, f in forecasts:
+    for name, f in forecasts.items():
         table.add_row(
             escape(name),
             f"{_iso(f.period_start)[:16]} → {_iso(f.period_end)[:16]}",

@@ -123,6 +123,11 @@ def bucket_wait(tokens: float, bucket: Bucket, cost: float) -> float:
     return max(cost - tokens, 0.0) / bucket.per_second
 
 
+def period_name(budget: BudgetDoc) -> str:
+    """How reports name the budget's period: `daily`, `monthly`, … or `3600 s`."""
+    return f"{budget.period_seconds} s" if budget.period_seconds is not None else (budget.period or "monthly")
+
+
 def period_bounds(budget: BudgetDoc, now: float) -> tuple[float, float]:
     """Start and end (epoch seconds, UTC) of the budget period holding `now`."""
     if budget.period_seconds is not None:

@@ -1,7 +1,10 @@
-"""A tenant's budget forecast read from the ledger: the one place the CLI report
-(`envelope report forecast`) and the executive dashboard get it from."""
+"""Tenants' budget forecasts read from the ledger: the one place the CLI report
+(`envelope report forecast`) and the executive dashboard get them from."""
 
 from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
 
 from envelope.config.documents import TenantDoc
 from envelope.core.admission import period_bounds
@@ -23,3 +26,10 @@ async def tenant_forecast(store: LedgerStore, tenant: TenantDoc, now: float) -> 
     buckets = await store.rollup(since=method.window_start(now), until=now, bucket_s=method.bucket_s, where=where)
     points = [(t.bucket, t.cost_usd) for t in buckets if t.bucket is not None]
     return forecast(budget, spent=spent, points=points, now=now)
+
+
+async def tenant_forecasts(store: LedgerStore, tenants: Iterable[TenantDoc], now: float) -> dict[str, Forecast]:
+    """Each budgeted tenant's forecast, by name (tenants without a budget are left out)."""
+    chosen = list(tenants)
+    found = await asyncio.gather(*(tenant_forecast(store, t, now) for t in chosen))
+    return {t.name: f for t, f in zip(chosen, found, strict=True) if f is not None}

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from envelope.config.documents import BudgetDoc, Period, Tier
-from envelope.core.admission import period_bounds
+from envelope.core.admission import period_bounds, period_name
 
 DAY_S = 86_400
 DAYS_PER_MONTH = 30
@@ -150,7 +150,7 @@ def outlook(budget: BudgetDoc, cost_per_day: float, *, now: float) -> BudgetOutl
         return limit / cost_per_day if limit is not None and cost_per_day > 0 else None
 
     return BudgetOutlook(
-        period=budget.period if budget.period_seconds is None and budget.period else f"{budget.period_seconds}s",
+        period=period_name(budget),
         period_days=days,
         hard_usd=budget.hard_usd,
         soft_usd=budget.soft_usd,

@@ -21,10 +21,6 @@ class Span:
     since: float
     until: float
 
-    @property
-    def seconds(self) -> float:
-        return self.until - self.since
-
     def label(self) -> str:
         return f"{_iso(self.since)} → {_iso(self.until)}"
 
@@ -67,11 +63,8 @@ def span_of(*, period: str | None, since: str | None, until: str | None, now: fl
             raise PeriodError("give --period or --since/--until, not both")
         return parse_period(period)
     end = parse_instant(until) if until is not None else now
-    if since is not None:
-        start = parse_instant(since)
-    else:
-        start = datetime.fromtimestamp(end, UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0).timestamp()
-        start = min(start, end)
+    # By default the month of the span's last instant: --until 2026-12-01 is November.
+    start = parse_instant(since) if since is not None else _month_start(end - 0.001).timestamp()
     if end <= start:
         raise PeriodError(f"the period is empty: {_iso(start)} is not before {_iso(end)}")
     return Span(start, end)
@@ -81,7 +74,7 @@ def month_fraction(span: Span) -> Decimal:
     """How many calendar months `span` covers: each month it overlaps counts for the share
     of that month's seconds it holds (November 1-15 is 0.5; a whole month is exactly 1)."""
     total = Decimal(0)
-    cursor = datetime.fromtimestamp(span.since, UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    cursor = _month_start(span.since)
     while cursor.timestamp() < span.until:
         month_end = _next_month(cursor)
         overlap = min(span.until, month_end.timestamp()) - max(span.since, cursor.timestamp())
@@ -89,6 +82,10 @@ def month_fraction(span: Span) -> Decimal:
             total += Decimal(repr(overlap)) / Decimal(int(month_end.timestamp() - cursor.timestamp()))
         cursor = month_end
     return total
+
+
+def _month_start(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
 
 
 def _next_month(start: datetime) -> datetime:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from envelope.config.documents import RouteDoc, TenantDoc
+from envelope.core.admission import period_name
 from envelope.cost.forecast import Forecast
 from envelope.dashboard.figures import Figures, TimeSeries, by_group, requests, time_series
 from envelope.dashboard.window import Window
@@ -135,7 +136,7 @@ def budget_line(tenant: TenantDoc, found: Forecast | None, *, economy: bool = Fa
     elif budget.soft_usd is not None and spent >= budget.soft_usd:
         status = "soft"  # past the soft limit (the only one, or short of the hard one)
     return BudgetLine(
-        period=f"{budget.period_seconds} s" if budget.period_seconds is not None else str(budget.period),
+        period=period_name(budget),
         start=found.period_start,
         end=found.period_end,
         spent_usd=spent,

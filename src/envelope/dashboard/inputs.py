@@ -5,12 +5,10 @@ transitions and levels, the rejection counter) and hand it to the pure builders.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 
 from envelope.bootstrap import Gateway
-from envelope.config.documents import TenantDoc
-from envelope.cost.budgets import tenant_forecast
-from envelope.cost.forecast import Forecast
+from envelope.cost.budgets import tenant_forecasts
 from envelope.dashboard import debugging, executive, limits, operations
 from envelope.dashboard.window import Window
 from envelope.slo.alerts import Alert
@@ -34,19 +32,13 @@ def _economy(gateway: Gateway) -> frozenset[str]:
     return frozenset(t for t in gateway.catalog.tenants if gateway.control.in_economy(t))
 
 
-async def forecasts(store: Store, tenants: Mapping[str, TenantDoc], now: float) -> dict[str, Forecast]:
-    """Each budgeted tenant's forecast (spend this period, projected to its end)."""
-    found = await asyncio.gather(*(tenant_forecast(store, t, now) for t in tenants.values()))
-    return {t.name: f for t, f in zip(tenants.values(), found, strict=True) if f is not None}
-
-
 async def executive_view(gateway: Gateway, window: Window, now: float) -> executive.Executive:
     store, since = _store(gateway), window.since(now)
     buckets, per_route, per_tenant, forecast_of = await asyncio.gather(
         store.rollup((), since=since, bucket_s=window.bucket_s),
         store.rollup(["route"], since=since),
         store.rollup(["tenant"], since=since),
-        forecasts(store, gateway.catalog.tenants, now),
+        tenant_forecasts(store, gateway.catalog.tenants.values(), now),
     )
     return executive.executive(
         window=window,

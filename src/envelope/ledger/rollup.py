@@ -13,9 +13,6 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 Dimension = Literal["tenant", "route", "feature", "model", "tier", "cache", "deployment", "intent", "operation"]
-DIMENSIONS: tuple[Dimension, ...] = (
-    "tenant", "route", "feature", "model", "tier", "cache", "deployment", "intent", "operation",
-)  # fmt: skip
 # Upper bounds of the latency bins (ms); the last bin holds everything above the last bound.
 LATENCY_BOUNDS_MS: tuple[float, ...] = (
     5, 10, 25, 50, 100, 200, 350, 500, 750, 1000, 1500, 2000, 3000, 5000, 7500, 10000, 20000, 60000,
@@ -95,8 +92,8 @@ def combine(lines: Iterable[Totals], *, group: tuple[str | None, ...] = (), buck
     """One total over several lines, labelled `group` and `bucket`."""
     out = Totals(group=group, bucket=bucket)
     for line in lines:
-        out = out + line
-    return replace(out, group=group, bucket=bucket)
+        out = out + line  # keeps the left side's group and bucket
+    return out
 
 
 # Ledger columns summed into `Totals` fields of the same name.
