@@ -113,6 +113,8 @@ def test_samples_from_jsonl_and_text() -> None:
         ('{"prompt": "a", "max_tokens": 0}', "max_tokens"),
         ('{"prompt": "a", "mode": "turbo"}', "mode"),
         ('{"prompt": "a", "latency_budget_ms": -5}', "latency_budget_ms"),
+        ('{"prompt": "a", "latency_budget_ms": 1e12}', "latency_budget_ms"),  # past the gateway's bound
+        ('{"prompt": "a", "cost_budget_usd": 0}', "cost_budget_usd"),
     ],
 )
 def test_bad_samples_name_the_line_and_the_problem(text: str, message: str) -> None:

@@ -95,6 +95,11 @@ async def test_refusals_are_plans_with_their_error_code() -> None:
     pinned = SamplePrompt([{"role": "user", "content": "hi"}], model="ghost")
     (unknown,) = await plan_all(CONFIG, Traffic(route=route("r")), [pinned], [verdict()])
     assert unknown.refused == "model_not_found"
+    document = CONFIG.model_dump(mode="json", exclude_unset=True)
+    document["models"].append({**model("vectors", "S", 0.02, 0.0), "embedding": True})
+    vectors = SamplePrompt([{"role": "user", "content": "hi"}], model="vectors")
+    (embedding,) = await plan_all(ConfigSet.model_validate(document), Traffic(route=route("r")), [vectors], [verdict()])
+    assert (embedding.refused, embedding.model) == ("InvalidRequest", None)  # the gateway's 400: not a chat model
 
 
 async def test_cost_ceiling_caps_the_output_as_the_gateway_does() -> None:

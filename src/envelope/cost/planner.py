@@ -1,8 +1,8 @@
-"""Route sample prompts offline, exactly as the gateway would: the same envelope binding
-(`pipeline/bind.py`), the same policy decision (`Decide`) over the classifier's verdict,
-and the same candidate choice and fitting (`Route`: token counts with each model's own
-tokenizer, input caps, output plan, cost-ceiling remedies) — on a catalog with no
-deployments, so nothing is sent upstream.
+"""Route sample prompts offline, exactly as the gateway would: the same parsing and
+envelope binding (`pipeline/parse.py`, `pipeline/bind.py`), the same policy decision
+(`Decide`) over the classifier's verdict, and the same candidate choice and fitting
+(`Route`: token counts with each model's own tokenizer, input caps, output plan,
+cost-ceiling remedies) — on a catalog with no deployments, so nothing is sent upstream.
 
 Not modelled: experiments' arms, adaptive control's downgrades, capacity reroutes and
 fallbacks (each happens under live conditions only); retrieval context and guardrail
@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+
+import msgspec
 
 from envelope.catalog import Catalog, ServedModel
 from envelope.classifier import risk
@@ -26,6 +28,7 @@ from envelope.errors import ClientError
 from envelope.pipeline.bind import bind_envelope
 from envelope.pipeline.classify import UNKNOWN, classified_text
 from envelope.pipeline.context import RequestContext
+from envelope.pipeline.parse import ParseChat
 from envelope.pipeline.route import Decide, Route
 from envelope.wire import ChatRequest, convert
 
@@ -95,17 +98,16 @@ async def plan_all(
     """Each sample routed and priced; `degradation` is added to every plan (e.g. the
     gateway's `classifier_unavailable`)."""
     catalog = offline_catalog(config)
+    parse, route = ParseChat(catalog), Route(catalog)
     decide = Decide({p.name: Policy(p) for p in config.policies}, flags=config.flags)
-    route = Route(catalog)
     plans = []
     for i, (sample, verdict) in enumerate(zip(samples, verdicts, strict=True)):
         ctx = _context(i, traffic, sample, verdict)
         if degradation is not None:
             ctx.degradations.append(degradation)
         try:
+            await parse.run(ctx)  # a named model must be one the route serves for chat, as in the gateway
             bind_envelope(ctx, traffic.tenant.mode if traffic.tenant else None)
-            if sample.model is not None:
-                ctx.model = catalog.model(sample.model, traffic.route)
             await decide.run(ctx)
             await route.run(ctx)
         except ClientError as exc:
@@ -130,12 +132,11 @@ def _raw(sample: SamplePrompt, max_tokens: int | None) -> dict[str, object]:
 
 
 def _context(i: int, traffic: Traffic, sample: SamplePrompt, verdict: Classification | None) -> RequestContext:
-    ctx = RequestContext(f"estimate-{i}", "chat", sample.headers, b"")
+    body = msgspec.json.encode(_raw(sample, traffic.max_tokens))
+    ctx = RequestContext(f"estimate-{i}", "chat", sample.headers, body)
     ctx.tenant = traffic.tenant.name if traffic.tenant else "-"
     ctx.route_name = traffic.route.name
     ctx.feature = traffic.feature
-    ctx.raw = _raw(sample, traffic.max_tokens)
-    ctx.chat = convert(ctx.raw, ChatRequest)
     ctx.route = traffic.route
     ctx.classification = verdict
     return ctx

@@ -15,8 +15,16 @@ from typing import Any
 
 import msgspec
 
-from envelope.core.envelope import MODES
+from envelope.core.envelope import parse_overrides
+from envelope.errors import InvalidRequest
 from envelope.wire import MAX_TOKENS_LIMIT, Message
+
+# A sample's envelope fields and the headers they are sent as (in `parse_overrides`' order).
+_HEADERS = (
+    ("latency_budget_ms", "x-envelope-latency-budget-ms"),
+    ("cost_budget_usd", "x-envelope-cost-budget"),
+    ("mode", "x-envelope-mode"),
+)
 
 
 class SampleError(ValueError):
@@ -91,19 +99,10 @@ def _sample(line: _Line) -> SamplePrompt:
         value = getattr(line, name)
         if value is not None and not least <= value <= MAX_TOKENS_LIMIT:
             raise ValueError(f"`{name}` must be between {least} and {MAX_TOKENS_LIMIT}, got {value}")
-    if line.mode is not None and line.mode not in MODES:
-        raise ValueError(f"`mode` must be one of {', '.join(MODES)}, got {line.mode!r}")
-    for name in ("latency_budget_ms", "cost_budget_usd"):
-        value = getattr(line, name)
-        if value is not None and not value > 0:
-            raise ValueError(f"`{name}` must be positive, got {value}")
-    headers = {
-        header: str(value)
-        for header, value in (
-            ("x-envelope-mode", line.mode),
-            ("x-envelope-latency-budget-ms", line.latency_budget_ms),
-            ("x-envelope-cost-budget", line.cost_budget_usd),
-        )
-        if value is not None
-    }
+    headers = {header: str(getattr(line, name)) for name, header in _HEADERS if getattr(line, name) is not None}
+    try:  # the gateway's own reading of the envelope headers, bounds included
+        parse_overrides(*(headers.get(header) for _, header in _HEADERS))
+    except InvalidRequest as exc:
+        name = next(name for name, header in _HEADERS if header == exc.param)
+        raise ValueError(f"`{name}`: {exc.message}") from exc
     return SamplePrompt(messages, line.weight, line.max_tokens, line.output_tokens, line.model, headers)
