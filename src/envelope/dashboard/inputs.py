@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from envelope.bootstrap import Gateway
 from envelope.cost.budgets import tenant_forecasts
 from envelope.dashboard import debugging, executive, limits, operations
+from envelope.dashboard.figures import by_group
 from envelope.dashboard.window import Window
 from envelope.slo.alerts import Alert
 from envelope.store.ports import Store
@@ -66,9 +67,8 @@ def _rejection_samples(gateway: Gateway) -> Iterator[tuple[dict[str, str], float
 async def operations_view(gateway: Gateway, window: Window, now: float) -> operations.Operations:
     store, since = _store(gateway), window.since(now)
     catalog = gateway.catalog
-    buckets, per_route, minutes, last_minute, transitions = await asyncio.gather(
+    buckets, minutes, last_minute, transitions = await asyncio.gather(
         store.rollup((), since=since, bucket_s=window.bucket_s),
-        store.rollup(["route"], since=since),
         store.rollup(limits.GROUPING, since=since, bucket_s=limits.MINUTE_S),
         store.rollup(limits.GROUPING, since=now - limits.MINUTE_S),
         store.transitions(since),
@@ -85,7 +85,7 @@ async def operations_view(gateway: Gateway, window: Window, now: float) -> opera
         now=now,
         routes=list(catalog.routes.values()),
         buckets=buckets,
-        per_route=per_route,
+        per_route=list(by_group(minutes, limits.GROUPING.index("route")).values()),  # the same rows, summed
         utilisation=used,
         rejections=limits.rejections(_rejection_samples(gateway)),
         alerts=_alerts(gateway),

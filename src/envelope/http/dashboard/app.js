@@ -11,7 +11,8 @@ const REFRESH_MS = 10000;
 const KEY = "envelope.adminKey";
 const WINDOW = "envelope.window";
 const $ = (id) => document.getElementById(id);
-let loading = null;
+let latest = 0; // the number of the newest load: only its answer is drawn
+let inFlight = false;
 
 function current() {
   const name = location.hash.slice(1);
@@ -49,18 +50,19 @@ async function load() {
   for (const tab of document.querySelectorAll("#tabs button")) {
     tab.setAttribute("aria-selected", String(tab.dataset.view === view));
   }
+  const asked = ++latest;
   const key = sessionStorage.getItem(KEY);
   if (!key) {
+    inFlight = false;
     $("view").replaceChildren();
     say("Enter an admin key to see the dashboards.");
     return;
   }
   const windowName = $("window").value;
-  const asked = `${view}/${windowName}/${key}`;
-  loading = asked;
+  inFlight = true;
   try {
     const data = await fetchView(view, key, windowName);
-    if (loading !== asked) return; // the user moved on while this was in flight
+    if (latest !== asked) return; // a newer load started while this was in flight
     const main = $("view");
     main.replaceChildren(...VIEWS[view](data));
     main.dataset.view = view;
@@ -68,7 +70,9 @@ async function load() {
     const at = new Date(data.generated_at * 1000).toLocaleTimeString([], { hour12: false });
     say(`${view} · window ${data.window} · updated ${at} · refreshes every ${REFRESH_MS / 1000} s`);
   } catch (error) {
-    if (loading === asked) showError(`Could not load the ${view} dashboard: ${error.message}`);
+    if (latest === asked) showError(`Could not load the ${view} dashboard: ${error.message}`);
+  } finally {
+    if (latest === asked) inFlight = false;
   }
 }
 
@@ -96,7 +100,7 @@ function start() {
   }
   window.addEventListener("hashchange", load);
   setInterval(() => {
-    if (!document.hidden) load();
+    if (!document.hidden && !inFlight) load(); // a slow answer is not stacked under new ones
   }, REFRESH_MS);
   load();
 }

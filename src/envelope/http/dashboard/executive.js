@@ -61,7 +61,7 @@ export function executive(d) {
     )),
     wide(card(
       "Spend vs budget",
-      "This budget period, from the ledger; the pale bar is a linear projection to the period's end",
+      "This budget period, from the ledger; the pale bar is the forecast to the period's end (the recent spend rate and its trend)",
       ...budgets(d.tenants),
     )),
   ];
