@@ -50,6 +50,17 @@ def test_over_the_cost_ceiling_a_lower_tier_is_taken() -> None:
     assert plan_of(row(risk=0.9)).tiers[0] == "M"
 
 
+def test_cost_remedies_are_tried_in_the_policys_order() -> None:
+    doc = SAMPLE.model_dump(by_alias=True, exclude_unset=True)
+    rule = {"name": "all", "then": {"tier": "L", "over_budget": ["cap_output", "lower_tier"]}}
+    doc["policies"] = [{"name": "seed", "rules": [rule]}]
+    capped = plan_of(row(input_tokens=100, output_tokens=100), config=ConfigSet.model_validate(doc))
+    assert capped.tiers[0] == "L" and capped.output_tokens < 100  # the cap comes first: L, capped
+    rule["then"]["over_budget"] = ["lower_tier", "cap_output"]
+    lowered = plan_of(row(input_tokens=100, output_tokens=100), config=ConfigSet.model_validate(doc))
+    assert lowered.tiers[0] == "M" and lowered.output_tokens == 100
+
+
 def test_token_caps_of_the_route() -> None:
     plan = plan_of(row(input_tokens=5000, output_tokens=1000))
     assert plan.input_tokens == 1536 and plan.output_tokens == 256  # truncate, max_output_tokens

@@ -15,12 +15,14 @@ import random
 from collections.abc import Sequence
 
 from envelope.config.documents import ConfigSet, Prices, RouteDoc, Tier
-from envelope.core.envelope import Envelope, Overrides, bind
-from envelope.core.pricing import affordable_output_tokens, worst_case_usd
-from envelope.core.rules import Facts, Policy, Routing, base_tier, preference, rank, routing_from
+from envelope.core.envelope import Envelope, Overrides, bind, plan_output
+from envelope.core.rules import Facts, Policy, Routing, base_tier, preference, rank, remedies, routing_from
+from envelope.errors import BudgetExceeded
 from envelope.sim.fleet import Fleet
 from envelope.sim.plan import Plan
 from envelope.sim.trace import Arrival
+
+UNBOUNDED_CONTEXT = 10**9  # a tier's fleet holds what it holds (KV capacity); no context window here
 
 
 class PlanError(Exception):
@@ -164,21 +166,22 @@ class Router:
     def _fit_cost(
         self, order: tuple[Tier, ...], routing: Routing, envelope: Envelope, input_tokens: int
     ) -> tuple[tuple[Tier, ...], int] | None:
-        """Under the cost ceiling: the tiers to serve from, first one fitting, and the output
-        cap; the policy's `lower_tier` and `cap_output` remedies, in that order."""
-        ceiling = envelope.cost_ceiling_usd
-        most = envelope.max_output_tokens
-        if ceiling is None:
-            return order, most
+        """Under the cost ceiling: the tiers to serve from, first the one fitting, and the
+        output cap — the policy's `over_budget` remedies tried in its order, as the gateway's
+        route stage tries them (`core/rules.remedies`, `core/envelope.plan_output`)."""
         target = order[0]
-        tries = [target]
-        if "lower_tier" in routing.over_budget:
-            tries += [t for t in order[1:] if rank(t) < rank(target)]
-        for tier in tries:
-            if worst_case_usd(self._prices[tier], input_tokens=input_tokens, max_output_tokens=most) <= ceiling:
-                return (tier, *(t for t in order if t != tier)), most
-        if "cap_output" in routing.over_budget:
-            cap = affordable_output_tokens(self._prices[target], input_tokens=input_tokens, ceiling_usd=ceiling)
-            if cap >= envelope.min_output_tokens:
-                return order, cap
+        lower = [t for t in order[1:] if rank(t) < rank(target)]
+        for tier, active in remedies([target], lower, routing.over_budget):
+            try:
+                output = plan_output(
+                    envelope,
+                    requested=None,
+                    input_tokens=input_tokens,
+                    context_window=UNBOUNDED_CONTEXT,
+                    prices=self._prices[tier],
+                    cap_by_cost="cap_output" in active,
+                )
+            except BudgetExceeded:
+                continue
+            return (tier, *(t for t in order if t != tier)), output.max_tokens
         return None
