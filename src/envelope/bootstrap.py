@@ -46,7 +46,7 @@ from envelope.pipeline.authenticate import Authenticate, KeyCache
 from envelope.pipeline.bind import BindEmbeddings, BindEnvelope
 from envelope.pipeline.cache import Cache
 from envelope.pipeline.chain import Chain, build_chains
-from envelope.pipeline.classify import Classify
+from envelope.pipeline.classify import Classify, route_classifies
 from envelope.pipeline.context import Operation
 from envelope.pipeline.fleet import Fleet
 from envelope.pipeline.guard_input import Detectors, GuardInput
@@ -348,7 +348,7 @@ class Gateway:
             bind_chat=BindEnvelope(catalog),
             guard_input=GuardInput(detectors) if any(g.pii or g.schema_ for g in guarded) else None,
             cache=cache,
-            classify=await self._classify_stage(config, catalog, policies),
+            classify=await self._classify_stage(config, catalog),
             decide=Decide(policies, self.control, self.experiments, config.flags),
             retrieve=retrieve,
             route=Route(catalog),
@@ -512,16 +512,11 @@ class Gateway:
             log.warning("%s: embedding model unavailable (%s); going on without it until it loads", purpose, exc)
         return self._shared_embedder
 
-    async def _classify_stage(
-        self, config: ConfigSet, catalog: Catalog, policies: dict[str, Policy]
-    ) -> Classify | None:
+    async def _classify_stage(self, config: ConfigSet, catalog: Catalog) -> Classify | None:
         """The classify stage if any route needs it, sharing the `minilm` provider's
         embedder when one is configured; the model is loaded now, not on a first request."""
-        routes = [
-            r.name
-            for r in config.routes
-            if r.classify or (r.classify is None and r.policy is not None and policies[r.policy].needs_classifier)
-        ]
+        documents = {p.name: p for p in config.policies}
+        routes = [r.name for r in config.routes if route_classifies(r, documents.get(r.policy or ""))]
         if not routes:
             return None
 

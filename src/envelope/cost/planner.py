@@ -17,7 +17,6 @@ from dataclasses import dataclass
 import msgspec
 
 from envelope.catalog import Catalog, ServedModel
-from envelope.classifier import risk
 from envelope.config.documents import ClassifierDoc, ConfigSet, RouteDoc, TenantDoc
 from envelope.core.classification import Classification
 from envelope.core.pricing import cost_usd
@@ -26,7 +25,7 @@ from envelope.cost.estimate import PromptPlan, expected_output
 from envelope.cost.samples import SamplePrompt
 from envelope.errors import ClientError
 from envelope.pipeline.bind import bind_envelope
-from envelope.pipeline.classify import UNKNOWN, classified_text
+from envelope.pipeline.classify import classified_text, route_classifies, rules_only
 from envelope.pipeline.context import RequestContext
 from envelope.pipeline.parse import ParseChat
 from envelope.pipeline.route import Decide, Route
@@ -57,10 +56,7 @@ def offline_catalog(config: ConfigSet) -> Catalog:
 
 def classifies(config: ConfigSet, route: RouteDoc) -> bool:
     """Whether the gateway classifies this route's requests (as `bootstrap` decides)."""
-    if route.classify is not None:
-        return route.classify
-    policy = next((p for p in config.policies if p.name == route.policy), None)
-    return policy is not None and policy.needs_classifier()
+    return route_classifies(route, next((p for p in config.policies if p.name == route.policy), None))
 
 
 def classified_texts(samples: Sequence[SamplePrompt], settings: ClassifierDoc) -> list[str]:
@@ -80,11 +76,7 @@ def classify_all(texts: Sequence[str], settings: ClassifierDoc) -> tuple[list[Cl
         vectors = encoder.encode(list(texts), batch_size=settings.max_batch).vectors
         return classifier.classify_many(vectors, texts), True
     except (OSError, RuntimeError, ValueError, KeyError, ImportError):
-        verdicts = []
-        for text in texts:
-            score, flags = risk.apply(text, 0.0)
-            verdicts.append(Classification(intent=UNKNOWN, complexity=UNKNOWN, risk=score, flags=flags, ms=0.0))
-        return verdicts, False
+        return [rules_only(text) for text in texts], False
 
 
 async def plan_all(

@@ -27,7 +27,7 @@ from collections.abc import Collection
 
 from envelope.classifier import risk
 from envelope.classifier.model import Classifier
-from envelope.config.documents import ClassifierDoc
+from envelope.config.documents import ClassifierDoc, PolicyDoc, RouteDoc
 from envelope.core.classification import Classification
 from envelope.embeddings.embedder import Embedder
 from envelope.pipeline.context import RequestContext
@@ -71,8 +71,7 @@ class Classify:
         except (TimeoutError, OSError, RuntimeError, ValueError, KeyError) as exc:
             if not isinstance(exc, TimeoutError):
                 log.warning("classifier unavailable: %s", exc)
-            score, flags = risk.apply(text, 0.0)
-            verdict = Classification(intent=UNKNOWN, complexity=UNKNOWN, risk=score, flags=flags, ms=0.0)
+            verdict = rules_only(text)
             ctx.degradations.append("classifier_unavailable")
         ctx.classification = dataclasses.replace(verdict, ms=(time.perf_counter() - started) * 1000.0)
 
@@ -82,6 +81,20 @@ class Classify:
         self._seen[text] = verdict
         if len(self._seen) > self._settings.cache_entries:
             self._seen.popitem(last=False)
+
+
+def rules_only(text: str) -> Classification:
+    """The verdict when the model cannot run: the risk rules' score and flags alone."""
+    score, flags = risk.apply(text, 0.0)
+    return Classification(intent=UNKNOWN, complexity=UNKNOWN, risk=score, flags=flags, ms=0.0)
+
+
+def route_classifies(route: RouteDoc, policy: PolicyDoc | None) -> bool:
+    """Whether the gateway classifies the requests of `route` (whose policy is `policy`):
+    as the route says, else when its policy reads the classifier's verdict."""
+    if route.classify is not None:
+        return route.classify
+    return policy is not None and policy.needs_classifier()
 
 
 def classified_text(request: ChatRequest, max_chars: int) -> str:
