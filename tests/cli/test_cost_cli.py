@@ -189,6 +189,23 @@ def test_forecast_bad_input_exits_2(tmp_path: Path) -> None:
         assert result.exit_code == 2 and said in result.stderr, (args, result.stderr)
 
 
+def test_a_ledger_that_cannot_be_read_exits_1_with_the_reason(tmp_path: Path) -> None:
+    document = json.loads(json.dumps(DOC))
+    document["gateway"]["database_url"] = "postgresql+asyncpg://nobody@127.0.0.1:9/none"  # nothing listens on 9
+    cfg = str(write_config(tmp_path, document))
+    for args, said in [
+        (["report", "forecast"], "cannot report"),
+        (["report", "chargeback", "--period", "2026-11"], "cannot report"),
+        (
+            ["estimate", "--prompts", str(PROMPTS), "--qps", "1", "--route", "default", "--output-from-ledger"],
+            "cannot estimate",
+        ),
+    ]:
+        result = runner.invoke(app, [*args, "-c", cfg])
+        assert result.exit_code == 1, (args, result.stdout, result.stderr)
+        assert said in result.stderr and "the ledger's database failed" in result.stderr, (args, result.stderr)
+
+
 def estimated(*args: str) -> dict[str, Any]:
     result = runner.invoke(estimate_app, ["--prompts", str(PROMPTS), "--json", *args])
     assert result.exit_code == 0, result.stdout + result.stderr

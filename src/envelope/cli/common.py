@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from envelope.config import loader
 from envelope.config.documents import ConfigSet
@@ -20,6 +23,8 @@ from envelope.store.ports import Store
 # Piped output is not wrapped at 80 columns: tables stay one row a line for grep and scripts.
 console = Console(width=None if sys.stdout.isatty() else 240)
 err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 240)
+
+T = TypeVar("T")
 
 ConfigOption = Annotated[
     Path | None,
@@ -53,3 +58,21 @@ async def open_store(config: ConfigSet) -> AsyncIterator[Store]:
         yield store
     finally:
         await store.close()
+
+
+def quiet_migrations() -> None:
+    """Opening a store logs each migration check at INFO; a report's output is its table."""
+    if not logging.getLogger().isEnabledFor(logging.DEBUG):
+        logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+def read_ledger(work: Coroutine[Any, Any, T], doing: str) -> T:
+    """Run `work`, a read of the ledger; exit 1 with the reason when its database fails."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    quiet_migrations()
+    try:
+        return asyncio.run(work)
+    except (OSError, SQLAlchemyError) as exc:
+        err_console.print(f"[red]cannot {doing}[/red]: the ledger's database failed: {escape(str(exc))}")
+        raise typer.Exit(1) from exc

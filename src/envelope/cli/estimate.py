@@ -17,7 +17,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from envelope.cli.common import ConfigOption, console, err_console, load_config, open_store
+from envelope.cli.common import ConfigOption, console, err_console, load_config, open_store, read_ledger
 
 if TYPE_CHECKING:
     from envelope.config.documents import ConfigSet, RouteDoc, TenantDoc
@@ -77,7 +77,7 @@ def estimate(
         feature=feature if feature is not None else who.default_feature if who else None,
         max_tokens=max_tokens,
         output_tokens=output_tokens,
-        ledger_output=_ledger_output(cfg, where.name) if output_from_ledger else None,
+        ledger_output=read_ledger(_ledger_means(cfg, where.name), "estimate") if output_from_ledger else None,
     )
     plans, classified = _plan(cfg, traffic, samples)
     totals = burn(plans, qps=qps, cache_hit_rate=cache_hit_rate)
@@ -123,16 +123,6 @@ def _samples(path: Path) -> list[SamplePrompt]:
         return parse_samples(text, jsonl=path.suffix in (".jsonl", ".ndjson", ".json"))
     except SampleError as exc:
         _usage(f"{path}: {exc}")
-
-
-def _ledger_output(cfg: ConfigSet, route: str) -> dict[str | None, float]:
-    from sqlalchemy.exc import SQLAlchemyError
-
-    try:
-        return asyncio.run(_ledger_means(cfg, route))
-    except (OSError, SQLAlchemyError) as exc:
-        err_console.print(f"[red]cannot estimate[/red]: the ledger's database failed: {escape(str(exc))}")
-        raise typer.Exit(1) from exc
 
 
 async def _ledger_means(cfg: ConfigSet, route: str) -> dict[str | None, float]:

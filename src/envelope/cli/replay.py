@@ -4,7 +4,6 @@ baseline, side by side, and gated on latency, cost, errors and answer similarity
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,7 +14,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from envelope.cli.common import ConfigOption, console, err_console, load_config
+from envelope.cli.common import ConfigOption, console, err_console, load_config, quiet_migrations
 
 if TYPE_CHECKING:
     from envelope.config.documents import ConfigSet, GatewayDoc
@@ -89,8 +88,7 @@ def replay(
     from envelope.evals import replay as runner
     from envelope.evals.replay_gate import Thresholds, decide
 
-    if not logging.getLogger().isEnabledFor(logging.DEBUG):
-        logging.getLogger("alembic").setLevel(logging.WARNING)  # two new stores: a page of migrations
+    quiet_migrations()  # two new stores: a page of migrations
 
     thresholds = Thresholds(
         max_p95_increase=max_p95_increase,

@@ -6,18 +6,16 @@ from __future__ import annotations
 import asyncio
 import csv
 import json
-import logging
 import sys
 import time
-from collections.abc import Coroutine
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Annotated, Any, Literal, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated, Literal, NoReturn, TypeVar
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from envelope.cli.common import ConfigOption, console, err_console, load_config, open_store
+from envelope.cli.common import ConfigOption, console, err_console, load_config, open_store, read_ledger
 
 if TYPE_CHECKING:
     from envelope.config.documents import ConfigSet, TenantDoc
@@ -95,7 +93,7 @@ def chargeback(
         span = span_of(period=period, since=since, until=until, now=time.time())
     except PeriodError as exc:
         _usage(str(exc))
-    lines = _read(_rollup(cfg, [by, "tier"], span))
+    lines = read_ledger(_rollup(cfg, [by, "tier"], span), "report")
     charges = statement(cfg.gateway.chargeback, by, lines, months=month_fraction(span))
     if as_json:
         _print_json(charges, by, span, cfg.gateway.chargeback.precision)
@@ -127,7 +125,7 @@ def forecast(
     except PeriodError as exc:
         _usage(str(exc))
     tenants = _budgeted(cfg, tenant)
-    forecasts = _read(_forecasts(cfg, tenants, now))
+    forecasts = read_ledger(_forecasts(cfg, tenants, now), "report")
     if as_json:
         print(json.dumps([_forecast_row(name, f) for name, f in forecasts.items()], indent=2))
         return
@@ -139,25 +137,7 @@ def _usage(message: str) -> NoReturn:
     raise typer.Exit(2)
 
 
-def _read(work: Coroutine[Any, Any, T]) -> T:
-    """Run a read of the ledger; exit 1 with the reason when its database fails."""
-    from sqlalchemy.exc import SQLAlchemyError
-
-    try:
-        return asyncio.run(work)
-    except (OSError, SQLAlchemyError) as exc:
-        err_console.print(f"[red]cannot report[/red]: the ledger's database failed: {escape(str(exc))}")
-        raise typer.Exit(1) from exc
-
-
-def _quiet_migrations() -> None:
-    """Opening the store logs each migration check at INFO; a report's output is the table."""
-    if not logging.getLogger().isEnabledFor(logging.DEBUG):
-        logging.getLogger("alembic").setLevel(logging.WARNING)
-
-
 async def _rollup(cfg: ConfigSet, by: list[BillBy | Literal["tier"]], span: Span) -> list[Totals]:
-    _quiet_migrations()
     async with open_store(cfg) as store:
         return await store.rollup(by, since=span.since, until=span.until)
 
@@ -227,7 +207,6 @@ def _budgeted(cfg: ConfigSet, name: str | None) -> list[TenantDoc]:
 async def _forecasts(cfg: ConfigSet, tenants: list[TenantDoc], now: float) -> dict[str, Forecast]:
     from envelope.cost.budgets import tenant_forecasts
 
-    _quiet_migrations()
     async with open_store(cfg) as store:
         return await tenant_forecasts(store, tenants, now)
 
