@@ -55,19 +55,28 @@ class StrictLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
-def _load_file(path: Path) -> ConfigFile:
+def read_mapping(path: Path, error: type[Exception], top: str) -> dict[str, Any]:
+    """A YAML file's top level, a mapping (`top` says of what; an empty file is an empty
+    one); `error` with the file and the reason when it cannot be read as one."""
     try:
         raw: Any = yaml.load(path.read_text(encoding="utf-8"), Loader=StrictLoader)
+    except OSError as exc:
+        raise error(f"{path}: cannot read: {exc.strerror or exc}") from exc
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+        raise error(f"{path}: not valid YAML: {exc}") from exc
     if raw is None:
-        raw = {}
+        return {}
     if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: the top level must be a mapping of sections")
+        raise error(f"{path}: the top level must be a mapping of {top}")
+    return raw
+
+
+def _load_file(path: Path) -> ConfigFile:
+    raw = read_mapping(path, ConfigError, "sections")
     try:
         return ConfigFile.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(_describe(path, exc)) from exc
+        raise ConfigError(describe_errors(path, exc)) from exc
 
 
 def _merge(parts: list[tuple[Path, ConfigFile]]) -> ConfigSet:
@@ -87,10 +96,11 @@ def _merge(parts: list[tuple[Path, ConfigFile]]) -> ConfigSet:
             flags=[flag for _, f in parts for flag in f.flags],
         )
     except ValidationError as exc:
-        raise ConfigError(_describe(Path(files), exc)) from exc
+        raise ConfigError(describe_errors(Path(files), exc)) from exc
 
 
-def _describe(path: Path, exc: ValidationError) -> str:
+def describe_errors(path: Path, exc: ValidationError) -> str:
+    """One line per problem: the file, the field's path (`models[0].name`) and what is wrong."""
     lines = []
     for err in exc.errors():
         where = _location(err["loc"])

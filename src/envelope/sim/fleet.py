@@ -15,14 +15,12 @@ any `cached_prefix_tokens` that every prompt shares and the prefix cache holds).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
-import yaml
 from pydantic import Field, ValidationError, model_validator
 
 from envelope.config.base import Document
 from envelope.config.documents import Prices, Tier
-from envelope.config.loader import StrictLoader
+from envelope.config.loader import describe_errors, read_mapping
 
 
 class FleetError(Exception):
@@ -96,27 +94,11 @@ class Fleet(Document):
 def load_fleet(path: str | Path) -> Fleet:
     """Read and validate a fleet YAML file."""
     file = Path(path)
-    try:
-        raw: Any = yaml.load(file.read_text(encoding="utf-8"), Loader=StrictLoader)
-    except OSError as exc:
-        raise FleetError(f"{file}: cannot read: {exc.strerror or exc}") from exc
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise FleetError(f"{file}: not valid YAML: {exc}") from exc
-    if not isinstance(raw, dict):
-        raise FleetError(f"{file}: the top level must be a mapping with profiles and tiers")
+    raw = read_mapping(file, FleetError, "profiles and tiers")
     try:
         return Fleet.model_validate(raw)
     except ValidationError as exc:
-        raise FleetError(describe(file, exc)) from exc
-
-
-def describe(path: Path, exc: ValidationError) -> str:
-    lines = []
-    for err in exc.errors():
-        where = ".".join(str(part) for part in err["loc"])
-        message = "unknown field" if err["type"] == "extra_forbidden" else err["msg"]
-        lines.append(f"{path}: {where}: {message}" if where else f"{path}: {message}")
-    return "\n".join(lines)
+        raise FleetError(describe_errors(file, exc)) from exc
 
 
 def sample_fleet_path() -> Path:
