@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
 from envelope.admission.ports import AdmissionStore
@@ -93,6 +93,14 @@ class Controller:
 
     def in_economy(self, tenant: str) -> bool:
         return tenant in self._economy
+
+    def levels(self, routes: Iterable[str]) -> dict[str, int]:
+        """Each route's level now: how many tiers below its nominal one it is served."""
+        return {name: self.level(name) for name in routes}
+
+    def economy(self, tenants: Iterable[str]) -> frozenset[str]:
+        """The tenants in spend economy now."""
+        return frozenset(t for t in tenants if t in self._economy)
 
     # --- per request (decide stage, cache stage, account finisher) ------------------
 

@@ -25,14 +25,6 @@ def _alerts(gateway: Gateway) -> list[Alert]:
     return gateway.slo.alerting.firing() if gateway.slo is not None else []
 
 
-def _levels(gateway: Gateway) -> dict[str, int]:
-    return {name: gateway.control.level(name) for name in gateway.catalog.routes}
-
-
-def _economy(gateway: Gateway) -> frozenset[str]:
-    return frozenset(t for t in gateway.catalog.tenants if gateway.control.in_economy(t))
-
-
 async def executive_view(gateway: Gateway, window: Window, now: float) -> executive.Executive:
     store, since = _store(gateway), window.since(now)
     buckets, per_route, per_tenant, forecast_of = await asyncio.gather(
@@ -52,8 +44,8 @@ async def executive_view(gateway: Gateway, window: Window, now: float) -> execut
         forecasts=forecast_of,
         report=gateway.slo.last_report if gateway.slo is not None else None,
         alerts=_alerts(gateway),
-        levels=_levels(gateway),
-        economy=_economy(gateway),
+        levels=gateway.control.levels(gateway.catalog.routes),
+        economy=gateway.control.economy(gateway.catalog.tenants),
     )
 
 
@@ -90,8 +82,8 @@ async def operations_view(gateway: Gateway, window: Window, now: float) -> opera
         rejections=limits.rejections(_rejection_samples(gateway)),
         alerts=_alerts(gateway),
         transitions=transitions,
-        levels=_levels(gateway),
-        economy=_economy(gateway),
+        levels=gateway.control.levels(gateway.catalog.routes),
+        economy=gateway.control.economy(gateway.catalog.tenants),
     )
 
 

@@ -128,8 +128,8 @@ async def slo(request: Request) -> Response:
         "spend": [dataclasses.asdict(s) for s in report.spend] if report else [],
         "alerts": [dataclasses.asdict(a) for a in loop.alerting.firing()] if loop is not None else [],
         "control": {
-            "levels": {name: gateway.control.level(name) for name in gateway.catalog.routes},
-            "economy": sorted(t for t in gateway.catalog.tenants if gateway.control.in_economy(t)),
+            "levels": gateway.control.levels(gateway.catalog.routes),
+            "economy": sorted(gateway.control.economy(gateway.catalog.tenants)),
             "rolled_back": {
                 name: why for name in gateway.catalog.routes if (why := gateway.experiments.rolled_back(name))
             },
