@@ -63,19 +63,25 @@ def use(totals: Totals, kind: LimitKind, seconds: float = MINUTE_S) -> float:
     return totals.latency_ms / 1000.0 / seconds
 
 
-def _scoped(lines: Iterable[Totals], scope: Scope, name: str) -> list[Totals]:
-    index = GROUPING.index(scope)
-    return [line for line in lines if len(line.group) > index and line.group[index] == name]
+Scoped = dict[tuple[Scope, str], dict[float, Totals]]
 
 
-def _measure(
-    scope: Scope, name: str, kind: LimitKind, value: int, minutes: Sequence[Totals], last: Sequence[Totals]
-) -> Utilisation:
-    per_minute: dict[float, float] = {}
-    for line in _scoped(minutes, scope, name):
-        per_minute[line.bucket or 0.0] = per_minute.get(line.bucket or 0.0, 0.0) + use(line, kind)
-    current = sum(use(line, kind) for line in _scoped(last, scope, name))
-    peak = max([current, *per_minute.values()])
+def _by_scope(lines: Iterable[Totals]) -> Scoped:
+    """The lines summed per (scope, name) and bucket, in one pass: a line counts for its
+    tenant, its route and its tier."""
+    out: Scoped = {}
+    for line in lines:
+        bucket = line.bucket or 0.0
+        for scope, name in zip(GROUPING, line.group, strict=False):
+            if name is not None:
+                buckets = out.setdefault((scope, name), {})
+                buckets[bucket] = buckets[bucket] + line if bucket in buckets else line
+    return out
+
+
+def _measure(scope: Scope, name: str, kind: LimitKind, value: int, minutes: Scoped, last: Scoped) -> Utilisation:
+    current = sum(use(t, kind) for t in last.get((scope, name), {}).values())
+    peak = max([current, *(use(t, kind) for t in minutes.get((scope, name), {}).values())])
     return Utilisation(scope, name, kind, value, current, peak, peak / value, BASIS[kind])
 
 
@@ -101,7 +107,8 @@ def utilisation(
     asked += [("tenant", t.name, kind, value) for t in tenants for kind, value in _limits(t.limits)]
     asked += [("route", r.name, kind, value) for r in routes for kind, value in _limits(r.limits)]
     asked += [("tier", tier, "concurrency", c.concurrency) for tier, c in capacity.items()]
-    found = [_measure(scope, name, kind, value, minutes, last_minute) for scope, name, kind, value in asked]
+    per_minute, last = _by_scope(minutes), _by_scope(last_minute)
+    found = [_measure(scope, name, kind, value, per_minute, last) for scope, name, kind, value in asked]
     return sorted(found, key=lambda u: (-u.share, u.scope, u.name, u.limit))
 
 
