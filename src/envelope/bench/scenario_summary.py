@@ -20,11 +20,11 @@ Definitions (the README's "Seed scenario benchmark" says the same):
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from envelope.bench.scenario_configs import RouteBudget
+from envelope.evals.results import percentile as nearest_rank
 
 CACHE_HITS = frozenset({"exact", "semantic", "coalesced"})
 
@@ -109,11 +109,8 @@ class Summary:
 
 
 def percentile(values: Sequence[float], q: float) -> float:
-    """Nearest-rank percentile; 0 for no values."""
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    return ordered[max(1, math.ceil(q * len(ordered))) - 1]
+    """Nearest-rank percentile (`evals.results.percentile`); 0 for no values."""
+    return nearest_rank(values, q) or 0.0
 
 
 def summarise(outcomes: Sequence[Outcome], budgets: Mapping[str, RouteBudget], control: Control) -> Summary:

@@ -89,6 +89,10 @@ class ChargebackDoc(Document):
     routes: dict[str, str] = Field(default_factory=dict, description="Route name → plan name")
     features: dict[str, str] = Field(default_factory=dict, description="Feature → plan name")
 
+    def assigned(self, dimension: Literal["tenant", "route", "feature"]) -> dict[str, str]:
+        """The groups of a dimension assigned a plan by name: group → plan name."""
+        return {"tenant": self.tenants, "route": self.routes, "feature": self.features}[dimension]
+
     @model_validator(mode="after")
     def _plans_resolve(self) -> ChargebackDoc:
         names = [p.name for p in self.plans]

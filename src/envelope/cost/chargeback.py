@@ -152,8 +152,7 @@ def charge(plan: Plan, usage: Usage, *, months: Decimal, precision: Precision = 
 
 def plan_for(doc: ChargebackDoc, dimension: Dimension, group: str) -> Plan:
     """The plan a group is assigned, else the default plan, else at cost."""
-    assigned = {"tenant": doc.tenants, "route": doc.routes, "feature": doc.features}[dimension]
-    name = assigned.get(group, doc.default_plan)
+    name = doc.assigned(dimension).get(group, doc.default_plan)
     if name is None:
         return AT_COST
     return next(p for p in doc.plans if p.name == name)
@@ -167,9 +166,8 @@ def statement(doc: ChargebackDoc, dimension: Dimension, lines: Iterable[Totals],
     for line in lines:
         name = line.group[0] if line.group and line.group[0] is not None else NO_GROUP
         grouped.setdefault(name, []).append(line)
-    assigned = {"tenant": doc.tenants, "route": doc.routes, "feature": doc.features}[dimension]
     usages = [Usage.of(name, group) for name, group in grouped.items()]
-    usages += [Usage.empty(name) for name in assigned if name not in grouped]
+    usages += [Usage.empty(name) for name in doc.assigned(dimension) if name not in grouped]
     charges = [charge(plan_for(doc, dimension, u.group), u, months=months, precision=doc.precision) for u in usages]
     return sorted(charges, key=lambda c: (-c.charged_usd, -c.provider_cost_usd, c.group))
 
