@@ -25,8 +25,7 @@ from dataclasses import dataclass, field
 
 from envelope.bench.scenario_configs import RouteBudget
 from envelope.evals.results import percentile as nearest_rank
-
-CACHE_HITS = frozenset({"exact", "semantic", "coalesced"})
+from envelope.ledger.record import CACHE_HITS
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,11 +8,12 @@ from dataclasses import dataclass
 
 from envelope.dashboard.figures import Figures, Series, TimeSeries, by_group, time_series
 from envelope.dashboard.window import Window
+from envelope.ledger.record import CACHE_HITS
 from envelope.ledger.rollup import Dimension, Totals, combine
 
 # The rollup dimensions of the debugging lines, in this order.
 GROUPING: tuple[Dimension, ...] = ("route", "model", "cache")
-HITS = ("exact", "semantic", "coalesced")
+HITS = CACHE_HITS
 LOOKUPS = (*HITS, "miss")  # `off` (the route does not cache) and `bypass` (no-store) are not lookups
 OUTCOMES = (*LOOKUPS, "bypass", "off")
 ALL = "(all)"

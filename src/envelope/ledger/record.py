@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import msgspec
 
+# The `cache` values of a request answered from the cache (the others: miss, off, bypass).
+CACHE_HITS: tuple[str, ...] = ("exact", "semantic", "coalesced")
+
 
 class LedgerRecord(msgspec.Struct, kw_only=True):
     request_id: str

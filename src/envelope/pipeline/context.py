@@ -23,6 +23,7 @@ from envelope.core.rules import Routing
 from envelope.errors import EnvelopeError
 from envelope.guardrails.schema import AnswerSchema
 from envelope.keys import KeyRecord
+from envelope.ledger.record import CACHE_HITS
 from envelope.wire import ChatRequest, CompletionView, EmbeddingRequest, Message
 
 _completion = msgspec.json.Decoder(CompletionView)
@@ -224,7 +225,7 @@ class RequestContext:
 
     @property
     def cache_hit(self) -> bool:
-        return self.cache in ("exact", "semantic", "coalesced")
+        return self.cache in CACHE_HITS
 
     def remaining_s(self, now: float | None = None) -> float:
         """Seconds left of the request's latency budget."""

@@ -29,8 +29,9 @@ from pathlib import Path
 import msgspec
 
 from envelope.config.documents import Mode, Tier
+from envelope.ledger.record import CACHE_HITS
 
-CACHE_HITS = frozenset({"exact", "semantic", "coalesced", "hit"})
+HITS = frozenset({*CACHE_HITS, "hit"})  # the ledger's hit kinds, or `hit` in a trace written by hand
 CHARS_PER_TOKEN = 4.0
 
 
@@ -68,7 +69,7 @@ class Arrival(msgspec.Struct, frozen=True, kw_only=True):
 
     @property
     def cache_hit(self) -> bool:
-        return self.cache in CACHE_HITS
+        return self.cache in HITS
 
 
 _decoder = msgspec.json.Decoder(Arrival)
