@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from envelope.dashboard.figures import Figures, by_group, error_rate, percentile_ms, requests, time_series
-from envelope.ledger.rollup import Totals
+from envelope.dashboard.figures import Figures, error_rate, percentile_ms, requests, time_series
+from envelope.ledger.rollup import Totals, by_group
 from tests.dashboard.lines import line
 
 

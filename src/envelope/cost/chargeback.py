@@ -25,7 +25,7 @@ from envelope.config.chargeback import (
     TieredPlan,
     VolumeTier,
 )
-from envelope.ledger.rollup import Totals, combine
+from envelope.ledger.rollup import Totals, combine, grouped
 
 Dimension = Literal["tenant", "route", "feature"]
 Precision = Literal["cents", "micros"]
@@ -34,7 +34,6 @@ MILLION = Decimal(1_000_000)
 ZERO = Decimal(0)
 # Groups with no plan (and no default plan) are billed what the provider cost, nothing more.
 AT_COST = AtCostPlan(type="at_cost", name="at cost")
-NO_GROUP = "-"
 
 
 def dec(value: float) -> Decimal:
@@ -162,12 +161,9 @@ def statement(doc: ChargebackDoc, dimension: Dimension, lines: Iterable[Totals],
     """Every group's line, most charged first. `lines` are rollup totals by (dimension,
     tier); groups assigned a plan by name get a line even without usage (a minimum may
     apply)."""
-    grouped: dict[str, list[Totals]] = {}
-    for line in lines:
-        name = line.group[0] if line.group and line.group[0] is not None else NO_GROUP
-        grouped.setdefault(name, []).append(line)
-    usages = [Usage.of(name, group) for name, group in grouped.items()]
-    usages += [Usage.empty(name) for name in doc.assigned(dimension) if name not in grouped]
+    groups = grouped(lines)  # a line without a group value under "-"
+    usages = [Usage.of(name, found) for name, found in groups.items()]
+    usages += [Usage.empty(name) for name in doc.assigned(dimension) if name not in groups]
     charges = [charge(plan_for(doc, dimension, u.group), u, months=months, precision=doc.precision) for u in usages]
     return sorted(charges, key=lambda c: (-c.charged_usd, -c.provider_cost_usd, c.group))
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from envelope.dashboard.figures import Figures, Series, TimeSeries, by_group, time_series
+from envelope.dashboard.figures import Figures, Series, TimeSeries, time_series
 from envelope.dashboard.window import Window
 from envelope.ledger.record import CACHE_HITS
-from envelope.ledger.rollup import Dimension, Totals, combine
+from envelope.ledger.rollup import Dimension, Totals, by_group, combine, grouped
 
 # The rollup dimensions of the debugging lines, in this order.
 GROUPING: tuple[Dimension, ...] = ("route", "model", "cache")
@@ -107,11 +107,9 @@ def _hit_rate(window: Window, now: float, buckets: Sequence[Totals]) -> Series:
 def debugging(*, window: Window, now: float, lines: Sequence[Totals], buckets: Sequence[Totals]) -> Debugging:
     """The view from rollups over the window: `lines` by `GROUPING`, `buckets` by cache per time bucket."""
     everything = combine(lines)
-    routes = by_group(lines, GROUPING.index("route"))
+    per_route = grouped(lines, GROUPING.index("route"))
+    routes = {name: combine(found, group=(name,)) for name, found in per_route.items()}
     models = by_group(lines, GROUPING.index("model"))
-    per_route: dict[str, list[Totals]] = {}
-    for line in lines:
-        per_route.setdefault(line.group[0] or "-", []).append(line)
     tokens = time_series(
         window.starts(now),
         window.bucket_s,

@@ -9,9 +9,9 @@ from typing import Literal
 from envelope.config.documents import RouteDoc, TenantDoc
 from envelope.core.admission import period_name
 from envelope.cost.forecast import Forecast
-from envelope.dashboard.figures import Figures, TimeSeries, by_group, requests, time_series
+from envelope.dashboard.figures import Figures, TimeSeries, requests, time_series
 from envelope.dashboard.window import Window
-from envelope.ledger.rollup import Totals, combine
+from envelope.ledger.rollup import Totals, by_group, combine
 from envelope.slo.alerts import Alert
 from envelope.slo.report import Report, RouteReport
 

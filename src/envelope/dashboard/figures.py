@@ -79,16 +79,6 @@ def time_series(
     return TimeSeries(list(starts), step_s, series)
 
 
-def by_group(lines: Iterable[Totals], index: int = 0) -> dict[str, Totals]:
-    """Lines summed by one of their group values (`index` into `Totals.group`); a missing
-    value is grouped under "-"."""
-    grouped: dict[str, list[Totals]] = {}
-    for line in lines:
-        key = line.group[index] if index < len(line.group) else None
-        grouped.setdefault(key if key is not None else "-", []).append(line)
-    return {key: combine(found, group=(key,)) for key, found in grouped.items()}
-
-
 def percentile_ms(q: float) -> Measure:
     def measure(t: Totals) -> float | None:
         return t.percentile(q)

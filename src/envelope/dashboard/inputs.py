@@ -10,8 +10,8 @@ from collections.abc import Iterator
 from envelope.bootstrap import Gateway
 from envelope.cost.budgets import tenant_forecasts
 from envelope.dashboard import debugging, executive, limits, operations
-from envelope.dashboard.figures import by_group
 from envelope.dashboard.window import Window
+from envelope.ledger.rollup import by_group
 from envelope.slo.alerts import Alert
 from envelope.store.ports import Store
 

@@ -7,10 +7,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from envelope.config.documents import RouteDoc
-from envelope.dashboard.figures import Figures, TimeSeries, by_group, error_rate, percentile_ms, requests, time_series
+from envelope.dashboard.figures import Figures, TimeSeries, error_rate, percentile_ms, requests, time_series
 from envelope.dashboard.limits import Rejection, Utilisation
 from envelope.dashboard.window import Window
-from envelope.ledger.rollup import Totals, combine
+from envelope.ledger.rollup import Totals, by_group, combine
 from envelope.slo.alerts import Alert
 from envelope.store.records import TransitionRecord
 

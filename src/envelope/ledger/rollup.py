@@ -96,6 +96,21 @@ def combine(lines: Iterable[Totals], *, group: tuple[str | None, ...] = (), buck
     return out
 
 
+def grouped(lines: Iterable[Totals], index: int = 0) -> dict[str, list[Totals]]:
+    """Lines by one of their group values (`index` into `Totals.group`); a missing value is
+    grouped under "-"."""
+    out: dict[str, list[Totals]] = {}
+    for line in lines:
+        key = line.group[index] if index < len(line.group) else None
+        out.setdefault(key if key is not None else "-", []).append(line)
+    return out
+
+
+def by_group(lines: Iterable[Totals], index: int = 0) -> dict[str, Totals]:
+    """Lines summed by one of their group values, as `grouped` groups them."""
+    return {key: combine(found, group=(key,)) for key, found in grouped(lines, index).items()}
+
+
 # Ledger columns summed into `Totals` fields of the same name.
 SUMMED = (
     "input_tokens", "output_tokens", "cached_tokens", "cost_usd", "latency_ms", "upstream_ms", "classify_ms",
