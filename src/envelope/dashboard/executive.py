@@ -93,21 +93,25 @@ def _objectives(report: RouteReport | None) -> list[ObjectiveState]:
     ]
 
 
+def _worse(a: Status, b: Status) -> Status:
+    return a if _RANK[a] >= _RANK[b] else b
+
+
 def route_health(
     route: RouteDoc, totals: Totals, report: RouteReport | None, alerts: Sequence[Alert], level: int
 ) -> RouteHealth:
     status: Status = "ok"
     reasons: list[str] = []
     for alert in _route_alerts(alerts, route.name):
-        status = "critical" if alert.severity == "page" or status == "critical" else "degraded"
+        status = _worse(status, "critical" if alert.severity == "page" else "degraded")
         reasons.append(alert.annotation("summary") or alert.name)
     if level > 0:
-        status = "critical" if status == "critical" else "degraded"
+        status = _worse(status, "degraded")
         reasons.append(f"served {level} tier{'s' if level > 1 else ''} down by adaptive control")
     objectives = _objectives(report)
     for objective in objectives:
         if objective.budget_remaining <= 0:
-            status = "critical" if status == "critical" else "degraded"
+            status = _worse(status, "degraded")
             reasons.append(f"{objective.objective} error budget spent")
     if not reasons and totals.requests == 0:
         status = "idle"
